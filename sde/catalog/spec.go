@@ -1,0 +1,215 @@
+// Package catalog holds dataset specs, the ingest pipeline that turns a source file into an
+// immutable, pseudonymised, versioned dataset, and the catalogue of those versions.
+package catalog
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+
+	"github.com/opensde/sde/sde"
+)
+
+// Spec declares one dataset: who controls it, which column identifies the person, what is
+// dropped, what is generalised and the type of every input column. Specs are JSON files; the
+// synthetic sources' specs live in sde/synth/specs.
+type Spec struct {
+	Name        sde.DatasetName `json:"name"`
+	Title       string          `json:"title"`
+	Description string          `json:"description,omitempty"`
+	Controller  Organisation    `json:"controller"`
+	Person      PersonColumn    `json:"person"`
+	// Drop lists direct identifiers (names, addresses, phone numbers, postcodes, free text) that
+	// are read for validation but never written to the dataset.
+	Drop []string `json:"drop,omitempty"`
+	// Generalise lists quasi-identifiers and how each is coarsened before it is stored.
+	Generalise []Generalisation `json:"generalise,omitempty"`
+	// Columns lists every column of the source file, in any order; extra source columns are an error.
+	Columns []Column `json:"columns"`
+}
+
+// Organisation is a data controller.
+type Organisation struct {
+	Code sde.OrgCode `json:"code"`
+	Name string      `json:"name"`
+	Kind string      `json:"kind,omitempty"` // gp, acute, community, local_authority, vcse, national
+}
+
+// PersonColumn names the column that identifies the person a row is about.
+type PersonColumn struct {
+	Column string `json:"column"`
+	// Kind is "nhs_number" (10 digits, Modulus-11 check digit; rows with a bad one are quarantined).
+	Kind string `json:"kind"`
+	// Required makes a missing identifier a quarantine reason; otherwise such rows are kept,
+	// unlinked (person_id NULL), and count against the linkage rate.
+	Required bool `json:"required,omitempty"`
+}
+
+// Generalisation coarsens one quasi-identifier.
+type Generalisation struct {
+	Column string `json:"column"`
+	// Method: for dates "month" (first day of the month), "year", "age_band_5" or "age_band_10"
+	// (age in whole years on the ingest's reference date, e.g. "40-44", "90+"); for UK postcodes
+	// "district" (outward code, "LS1") or "sector" ("LS1 4").
+	Method string `json:"method"`
+	// Output is the stored column's name; defaults to Column.
+	Output string `json:"output,omitempty"`
+}
+
+// Column is one source column.
+type Column struct {
+	Name        string `json:"name"`
+	Type        string `json:"type"` // VARCHAR, BIGINT, INTEGER, DOUBLE, DECIMAL(p,s), DATE, TIMESTAMP, BOOLEAN
+	Description string `json:"description,omitempty"`
+	Required    bool   `json:"required,omitempty"` // an empty value is a quarantine reason
+}
+
+var (
+	identRe   = regexp.MustCompile(`^[a-z][a-z0-9_]{0,62}$`)
+	decimalRe = regexp.MustCompile(`^DECIMAL\((\d{1,2}),(\d{1,2})\)$`)
+	methods   = map[string]string{"month": "DATE", "year": "DATE", "age_band_5": "DATE", "age_band_10": "DATE", "district": "VARCHAR", "sector": "VARCHAR"}
+)
+
+// SupportedType reports whether t is a column type specs may use.
+func SupportedType(t string) bool {
+	switch t {
+	case "VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN":
+		return true
+	}
+	return decimalRe.MatchString(t)
+}
+
+// LoadSpec reads and validates a spec file.
+func LoadSpec(path string) (*Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINVALID, "Cannot open the dataset spec.")
+	}
+	defer f.Close()
+	return ReadSpec(f)
+}
+
+// ReadSpec decodes and validates a spec; unknown fields are an error so typos are caught.
+func ReadSpec(r io.Reader) (*Spec, error) {
+	dec := json.NewDecoder(r)
+	dec.DisallowUnknownFields()
+	var s Spec
+	if err := dec.Decode(&s); err != nil {
+		return nil, sde.Wrap(err, sde.EINVALID, "The dataset spec is not valid JSON: %s.", safeJSONError(err))
+	}
+	if err := s.Validate(); err != nil {
+		return nil, err
+	}
+	return &s, nil
+}
+
+func safeJSONError(err error) string {
+	msg := err.Error()
+	return strings.TrimPrefix(msg, "json: ")
+}
+
+// Validate checks the spec is internally consistent.
+func (s *Spec) Validate() error {
+	bad := func(format string, args ...any) error {
+		return sde.Errorf(sde.EINVALID, "Dataset spec %q: %s.", s.Name, fmt.Sprintf(format, args...))
+	}
+	if !identRe.MatchString(string(s.Name)) {
+		return sde.Errorf(sde.EINVALID, "Dataset spec: name %q must be lower-case letters, digits and underscores.", s.Name)
+	}
+	if s.Controller.Code == "" || s.Controller.Name == "" {
+		return bad("controller code and name are required")
+	}
+	if len(s.Columns) == 0 {
+		return bad("no columns")
+	}
+	cols := map[string]*Column{}
+	for i := range s.Columns {
+		c := &s.Columns[i]
+		if !identRe.MatchString(c.Name) {
+			return bad("column name %q must be lower-case letters, digits and underscores", c.Name)
+		}
+		if c.Name == "person_id" {
+			return bad("column name person_id is reserved for the pseudonym")
+		}
+		if cols[c.Name] != nil {
+			return bad("column %q is listed twice", c.Name)
+		}
+		if !SupportedType(c.Type) {
+			return bad("column %q has unsupported type %q", c.Name, c.Type)
+		}
+		cols[c.Name] = c
+	}
+	if s.Person.Column != "" {
+		pc := cols[s.Person.Column]
+		if pc == nil {
+			return bad("person column %q is not among the columns", s.Person.Column)
+		}
+		if s.Person.Kind != "nhs_number" {
+			return bad("person identifier kind %q is not supported (use nhs_number)", s.Person.Kind)
+		}
+		if pc.Type != "VARCHAR" {
+			return bad("person column %q must be VARCHAR so leading zeros survive", s.Person.Column)
+		}
+	}
+	dropped := map[string]bool{}
+	for _, d := range s.Drop {
+		if cols[d] == nil {
+			return bad("dropped column %q is not among the columns", d)
+		}
+		if d == s.Person.Column {
+			return bad("the person column is pseudonymised, not dropped")
+		}
+		dropped[d] = true
+	}
+	outputs := map[string]bool{"person_id": true}
+	for _, c := range s.Columns {
+		if !dropped[c.Name] && c.Name != s.Person.Column {
+			outputs[c.Name] = true
+		}
+	}
+	for _, g := range s.Generalise {
+		c := cols[g.Column]
+		if c == nil {
+			return bad("generalised column %q is not among the columns", g.Column)
+		}
+		want, ok := methods[g.Method]
+		if !ok {
+			return bad("unknown generalisation %q for column %q", g.Method, g.Column)
+		}
+		if c.Type != want {
+			return bad("generalisation %q needs a %s column, %q is %s", g.Method, want, g.Column, c.Type)
+		}
+		if dropped[g.Column] || g.Column == s.Person.Column {
+			return bad("column %q cannot be both generalised and dropped or pseudonymised", g.Column)
+		}
+		if out := g.OutputName(); out != g.Column {
+			if !identRe.MatchString(out) || outputs[out] {
+				return bad("generalised output name %q is invalid or clashes", out)
+			}
+			delete(outputs, g.Column)
+			outputs[out] = true
+		}
+	}
+	return nil
+}
+
+// OutputName is the name of the stored, generalised column.
+func (g Generalisation) OutputName() string {
+	if g.Output != "" {
+		return g.Output
+	}
+	return g.Column
+}
+
+// Column returns the named column or nil.
+func (s *Spec) Column(name string) *Column {
+	for i := range s.Columns {
+		if s.Columns[i].Name == name {
+			return &s.Columns[i]
+		}
+	}
+	return nil
+}

@@ -1,0 +1,17 @@
+// Package sde holds the domain vocabulary of the secure data environment: identifiers,
+// error codes with user-safe messages, and the small interfaces the subpackages implement.
+package sde
+
+// Distinct string types so the compiler catches mix-ups between kinds of name.
+type (
+	// OrgCode identifies an organisation that controls data (e.g. a GP federation or a trust).
+	OrgCode string
+	// DatasetName names a dataset in the catalogue, e.g. "gp_events".
+	DatasetName string
+	// WorkspaceID names a workspace, e.g. "demo".
+	WorkspaceID string
+	// Pseudonym is a keyed hash standing for a person; see package crypto for its format.
+	Pseudonym string
+	// UserID is the subject of an authenticated person.
+	UserID string
+)
