@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 
@@ -136,6 +137,7 @@ func TestVaultResponseHandling(t *testing.T) {
 func TestVaultChunksInFlight(t *testing.T) {
 	var calls, inFlight, maxInFlight atomic.Int32
 	release := make(chan struct{})
+	var once sync.Once
 	srv := fakeTransit(t, func(w http.ResponseWriter, in []string) {
 		calls.Add(1)
 		n := inFlight.Add(1)
@@ -146,7 +148,7 @@ func TestVaultChunksInFlight(t *testing.T) {
 			}
 		}
 		if n == DefaultVaultConcurrency {
-			close(release)
+			once.Do(func() { close(release) })
 		}
 		<-release
 		defer inFlight.Add(-1)
