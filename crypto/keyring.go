@@ -66,6 +66,13 @@ func OpenKeyring(dir string) (*Keyring, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The local keyring directory cannot be created.")
 	}
+	// Others who can write the directory can swap the key file for one they know.
+	if st, err := os.Stat(dir); err != nil {
+		return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The local keyring directory cannot be read.")
+	} else if perm := st.Mode().Perm(); perm&0o022 != 0 {
+		return nil, sde.Wrap(fmt.Errorf("%s has mode %04o", dir, perm), sde.EINVALID,
+			"The local keyring directory is writable by other users; restrict it to its owner (mode 0700).")
+	}
 	path := filepath.Join(dir, KeyringFile)
 	data, err := readKeyring(path)
 	if errors.Is(err, fs.ErrNotExist) {

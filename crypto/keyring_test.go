@@ -114,6 +114,16 @@ func TestKeyringRefusesReadableKeyFile(t *testing.T) {
 	}
 }
 
+func TestKeyringRefusesSharedDirectory(t *testing.T) {
+	dir := t.TempDir()
+	if err := os.Chmod(dir, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := OpenKeyring(dir); sde.ErrorCode(err) != sde.EINVALID || !strings.Contains(sde.ErrorMessage(err), "0700") {
+		t.Fatalf("err = %v, want %s naming 0700", err, sde.EINVALID)
+	}
+}
+
 func TestKeyringRefusesCorruptFile(t *testing.T) {
 	dir := t.TempDir()
 	if err := os.WriteFile(filepath.Join(dir, KeyringFile), []byte(`{"format":1}`), 0o600); err != nil {

@@ -375,7 +375,12 @@ var _ Rekeyer = (*VaultRekeyer)(nil)
 
 // NewVaultRekeyer connects to Vault transit for rekeying; cfg.Key defaults to "sde-workspace".
 func NewVaultRekeyer(cfg VaultConfig) (*VaultRekeyer, error) {
-	t, err := newTransit(context.Background(), cfg, DefaultWorkspaceKey)
+	return NewVaultRekeyerContext(context.Background(), cfg)
+}
+
+// NewVaultRekeyerContext is NewVaultRekeyer with a context for the version lookup.
+func NewVaultRekeyerContext(ctx context.Context, cfg VaultConfig) (*VaultRekeyer, error) {
+	t, err := newTransit(ctx, cfg, DefaultWorkspaceKey)
 	if err != nil {
 		return nil, err
 	}
