@@ -1,0 +1,792 @@
+package catalog
+
+import (
+	"bufio"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"database/sql/driver"
+	"encoding/csv"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/opensde/sde/crypto"
+	"github.com/opensde/sde/sde"
+)
+
+// IngestOptions configures one ingest.
+type IngestOptions struct {
+	Spec *Spec
+	// Path is the source file: CSV (with a header row), Parquet, or Arrow IPC (file or stream).
+	Path string
+	// Format is "csv", "parquet" or "arrow"; empty means "from the file name's extension".
+	Format string
+	// Pseudonymiser turns NHS numbers into linkage pseudonyms; required when the spec has a person column.
+	Pseudonymiser crypto.Pseudonymiser
+	// ReferenceDate is the date age bands are computed at; zero means today.
+	ReferenceDate time.Time
+	// MemoryLimit bounds the ingest's memory, e.g. "4GB". Raw identifiers are never spilled to
+	// disk, so a source too large for this limit is refused rather than half-ingested.
+	MemoryLimit string
+	// Threads bounds DuckDB's threads; 0 means all cores.
+	Threads int
+	// Progress receives human-readable progress lines; nil is silent.
+	Progress io.Writer
+	// CreatedBy names who ran the ingest, for lineage.
+	CreatedBy string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Report is what an ingest tells the person who ran it.
+type Report struct {
+	Lineage
+	// Quarantined lists the first quarantined rows (row number in the source, 1 = first data
+	// row, and reasons). Values are never echoed: they may be identifiers.
+	Quarantined []QuarantinedRow `json:"quarantined_sample,omitempty"`
+}
+
+// QuarantinedRow is one rejected source row.
+type QuarantinedRow struct {
+	Row     int64  `json:"row"`
+	Reasons string `json:"reasons"`
+}
+
+const quarantineSample = 100
+
+// pseudonymBatch is how many identifiers go to the pseudonymiser at once; small enough to show
+// progress, large enough to amortise a Vault round trip.
+const pseudonymBatch = 50_000
+
+// Ingest validates a source file against its spec, pseudonymises person identifiers, drops
+// direct identifiers, generalises quasi-identifiers and stores the result as a new immutable
+// version. Raw identifiers live only in memory: the ingest's DuckDB instance has no temporary
+// directory, so nothing it holds can spill to disk.
+func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) {
+	start := time.Now()
+	now := time.Now
+	if o.Now != nil {
+		now = o.Now
+	}
+	spec := o.Spec
+	if spec == nil {
+		return nil, sde.Errorf(sde.EINVALID, "A dataset spec is required.")
+	}
+	if err := spec.Validate(); err != nil {
+		return nil, err
+	}
+	if spec.Person.Column != "" && o.Pseudonymiser == nil {
+		return nil, sde.Errorf(sde.EINVALID, "Dataset %q has a person column but no pseudonymiser is configured.", spec.Name)
+	}
+	format, err := sourceFormat(o.Path, o.Format)
+	if err != nil {
+		return nil, err
+	}
+	st, err := os.Stat(o.Path)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(o.Path))
+	}
+	if st.IsDir() {
+		return nil, sde.Errorf(sde.EINVALID, "The source %q is a directory, not a file.", filepath.Base(o.Path))
+	}
+	if st.Size() == 0 {
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", filepath.Base(o.Path))
+	}
+	ref := o.ReferenceDate
+	if ref.IsZero() {
+		ref = now()
+	}
+	ref = time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
+	p := progress{w: o.Progress, name: string(spec.Name)}
+
+	unlock, err := c.lockDataset(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	defer unlock()
+
+	// Hash the input while DuckDB reads it: the OS cache makes the second read nearly free.
+	hashc := make(chan hashResult, 1)
+	go func() { hashc <- hashFile(o.Path) }()
+
+	s, err := newSession(ctx, o.MemoryLimit, o.Threads)
+	if err != nil {
+		return nil, err
+	}
+	defer s.close()
+
+	p.printf("reading %s (%s, %s)", filepath.Base(o.Path), format, humanBytes(st.Size()))
+	t0 := time.Now()
+	if err := s.load(ctx, spec, o.Path, format); err != nil {
+		return nil, err
+	}
+	var rowsIn int64
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM src").Scan(&rowsIn); err != nil {
+		return nil, s.fail(err, "count source rows")
+	}
+	if rowsIn == 0 {
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q has a header but no rows.", filepath.Base(o.Path))
+	}
+	p.printf("read %d rows in %s", rowsIn, time.Since(t0).Round(time.Millisecond))
+
+	var key string
+	if spec.Person.Column != "" {
+		key = o.Pseudonymiser.Key()
+		if err = s.pseudonymise(ctx, spec, o.Pseudonymiser, &p); err != nil {
+			return nil, err
+		}
+	}
+
+	h := <-hashc
+	if h.err != nil {
+		return nil, sde.Wrap(h.err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(o.Path))
+	}
+
+	vs, err := c.Versions(spec.Name)
+	if err != nil {
+		return nil, err
+	}
+	version := 1
+	if len(vs) > 0 {
+		version = vs[len(vs)-1] + 1
+	}
+	staging, err := os.MkdirTemp(filepath.Join(c.dir, string(spec.Name)), ".staging-")
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create a staging directory.")
+	}
+	committed := false
+	defer func() {
+		if !committed {
+			os.RemoveAll(staging)
+		}
+	}()
+
+	p.printf("validating, generalising and writing version %d", version)
+	t0 = time.Now()
+	counts, persons, reasons, sample, cols, err := s.write(ctx, spec, ref, filepath.Join(staging, "data.duckdb"))
+	if err != nil {
+		return nil, err
+	}
+	p.printf("wrote %d rows, quarantined %d, in %s", counts.OK, counts.Quarantined, time.Since(t0).Round(time.Millisecond))
+	if counts.OK+counts.Quarantined != rowsIn {
+		return nil, sde.Errorf(sde.EINTERNAL, "Row counts do not add up; the ingest was abandoned.")
+	}
+	counts.In = rowsIn
+
+	specJSON, _ := json.MarshalIndent(spec, "", "  ")
+	specSum := sha256.Sum256(specJSON)
+	l := Lineage{
+		Dataset:     spec.Name,
+		Version:     version,
+		Title:       spec.Title,
+		Controller:  spec.Controller,
+		CreatedAt:   now().UTC().Truncate(time.Second),
+		CreatedBy:   o.CreatedBy,
+		Source:      SourceInfo{Name: filepath.Base(o.Path), Format: format, Bytes: h.n, SHA256: h.sum},
+		SpecSHA256:  hex.EncodeToString(specSum[:]),
+		Key:         key,
+		ReferenceAt: ref.Format("2006-01-02"),
+		Rows:        counts,
+		Persons:     persons,
+		Reasons:     reasons,
+		Columns:     cols,
+	}
+	if spec.Person.Column != "" && counts.OK > 0 {
+		l.LinkageRate = float64(counts.Linked) / float64(counts.OK)
+	}
+	l.DurationMS = time.Since(start).Milliseconds()
+	lineageJSON, _ := json.MarshalIndent(l, "", "  ")
+	if err := s.writeLineage(ctx, filepath.Join(staging, "data.duckdb"), lineageJSON); err != nil {
+		return nil, err
+	}
+	for name, b := range map[string][]byte{"spec.json": specJSON, "lineage.json": lineageJSON} {
+		if err := writeFileSync(filepath.Join(staging, name), b); err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the dataset version.")
+		}
+	}
+	if err := syncFile(filepath.Join(staging, "data.duckdb")); err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the dataset version.")
+	}
+	for _, name := range []string{"data.duckdb", "spec.json", "lineage.json"} {
+		os.Chmod(filepath.Join(staging, name), 0o440)
+	}
+	final := c.VersionDir(spec.Name, version)
+	if err := os.Rename(staging, final); err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
+	}
+	committed = true
+	if err := fsyncDir(filepath.Dir(final)); err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
+	}
+	p.printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
+	return &Report{Lineage: l, Quarantined: sample}, nil
+}
+
+func sourceFormat(path, format string) (string, error) {
+	if format == "" {
+		switch strings.ToLower(filepath.Ext(path)) {
+		case ".csv", ".txt":
+			format = "csv"
+		case ".parquet", ".pq":
+			format = "parquet"
+		case ".arrow", ".arrows", ".ipc", ".feather":
+			format = "arrow"
+		default:
+			return "", sde.Errorf(sde.EINVALID, "Cannot tell the format of %q from its name; say --format csv, parquet or arrow.", filepath.Base(path))
+		}
+	}
+	switch format {
+	case "csv", "parquet", "arrow":
+		return format, nil
+	}
+	return "", sde.Errorf(sde.EINVALID, "Unknown source format %q; use csv, parquet or arrow.", format)
+}
+
+// session is one in-memory DuckDB instance used for a single ingest and then discarded.
+type session struct {
+	db   *sql.DB
+	conn *sql.Conn
+}
+
+func newSession(ctx context.Context, memoryLimit string, threads int) (*session, error) {
+	if memoryLimit == "" {
+		memoryLimit = "8GB"
+	}
+	if !regexp.MustCompile(`^\d+(\.\d+)?\s*[KMGT]i?B$`).MatchString(memoryLimit) {
+		return nil, sde.Errorf(sde.EINVALID, "Invalid memory limit %q; use a size such as 4GB.", memoryLimit)
+	}
+	settings := []string{
+		"SET temp_directory = ''", // raw identifiers must never spill to disk
+		"SET memory_limit = '" + memoryLimit + "'",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET preserve_insertion_order = true", // src.rowid is then the source row number
+	}
+	if threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", threads))
+	}
+	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
+		for _, q := range settings {
+			if _, err := ex.ExecContext(ctx, q, nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot start the ingest engine.")
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot start the ingest engine.")
+	}
+	return &session{db: db, conn: conn}, nil
+}
+
+func (s *session) close() {
+	s.conn.Close()
+	s.db.Close()
+}
+
+var oomRe = regexp.MustCompile(`Out of Memory`)
+
+// fail turns a DuckDB error into a user-safe one. DuckDB messages can carry paths and raw rows,
+// so they are only ever logged as the cause.
+func (s *session) fail(err error, what string) error {
+	var se *sde.Error
+	if errors.As(err, &se) {
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "INTERRUPT") {
+		return sde.Wrap(err, sde.EUNAVAILABLE, "The ingest was cancelled; nothing was stored.")
+	}
+	if oomRe.MatchString(err.Error()) {
+		return sde.Wrap(err, sde.ETOOLARGE, "The source is too large to ingest within the memory limit; raise the limit or split the file. Nothing was stored.")
+	}
+	return sde.Wrap(err, sde.EINTERNAL, "The ingest failed while trying to %s; nothing was stored.", what)
+}
+
+// load reads the source into the in-memory table src, every column as text, in file order.
+func (s *session) load(ctx context.Context, spec *Spec, path, format string) error {
+	switch format {
+	case "csv":
+		header, err := readCSVHeader(path)
+		if err != nil {
+			return err
+		}
+		if err := checkColumns(spec, header); err != nil {
+			return err
+		}
+		var cols []string
+		for _, h := range header {
+			cols = append(cols, sqlString(h)+": 'VARCHAR'")
+		}
+		q := "CREATE TEMP TABLE src AS SELECT * FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', strict_mode = true, columns = {" + strings.Join(cols, ", ") + "})"
+		if _, err := s.conn.ExecContext(ctx, q, path); err != nil {
+			return csvError(err, s)
+		}
+	case "parquet":
+		if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE src AS SELECT * FROM read_parquet(?)", path); err != nil {
+			if oomRe.MatchString(err.Error()) {
+				return s.fail(err, "read the source")
+			}
+			return sde.Wrap(err, sde.EINVALID, "The Parquet file %q cannot be read: it is damaged, truncated or not Parquet.", filepath.Base(path))
+		}
+	case "arrow":
+		if err := s.loadArrow(ctx, path); err != nil {
+			return err
+		}
+	}
+	if format != "csv" {
+		rows, err := s.conn.QueryContext(ctx, "SELECT column_name FROM (DESCRIBE src)")
+		if err != nil {
+			return s.fail(err, "describe the source")
+		}
+		var names []string
+		for rows.Next() {
+			var n string
+			rows.Scan(&n)
+			names = append(names, n)
+		}
+		rows.Close()
+		if err := checkColumns(spec, names); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+var csvLineRe = regexp.MustCompile(`CSV Error on Line: (\d+)`)
+
+// csvError explains a structural CSV error by line number and kind, never by content.
+func csvError(err error, s *session) error {
+	msg := err.Error()
+	if oomRe.MatchString(msg) {
+		return s.fail(err, "read the source")
+	}
+	line := ""
+	if m := csvLineRe.FindStringSubmatch(msg); m != nil {
+		line = " at line " + m[1]
+	}
+	switch {
+	case strings.Contains(msg, "unterminated quote"):
+		return sde.Wrap(err, sde.EINVALID, "The CSV file is malformed%s: a quoted value is never closed (a stray quote?). Nothing was stored.", line)
+	case strings.Contains(msg, "Expected Number of Columns"):
+		return sde.Wrap(err, sde.EINVALID, "The CSV file is malformed%s: the row has a different number of fields from the header. Nothing was stored.", line)
+	case strings.Contains(msg, "Invalid unicode") || strings.Contains(msg, "UTF-8"):
+		return sde.Wrap(err, sde.EINVALID, "The CSV file is not valid UTF-8%s. Nothing was stored.", line)
+	}
+	return sde.Wrap(err, sde.EINVALID, "The CSV file cannot be parsed%s. Nothing was stored.", line)
+}
+
+// readCSVHeader returns the header row's column names.
+func readCSVHeader(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(path))
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	if b, _ := br.Peek(3); string(b) == "\ufeff" {
+		br.Discard(3)
+	}
+	r := csv.NewReader(br)
+	r.FieldsPerRecord = -1
+	header, err := r.Read()
+	if err == io.EOF {
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", filepath.Base(path))
+	} else if err != nil {
+		return nil, sde.Wrap(err, sde.EINVALID, "The header row of %q cannot be parsed.", filepath.Base(path))
+	}
+	for i := range header {
+		header[i] = strings.TrimSpace(header[i])
+	}
+	return header, nil
+}
+
+// checkColumns compares the source's columns with the spec's, naming every difference.
+func checkColumns(spec *Spec, got []string) error {
+	want := map[string]bool{}
+	for _, c := range spec.Columns {
+		want[c.Name] = true
+	}
+	seen := map[string]bool{}
+	var extra, dup, missing []string
+	for _, g := range got {
+		if seen[g] {
+			dup = append(dup, g)
+		}
+		seen[g] = true
+		if !want[g] {
+			extra = append(extra, g)
+		}
+	}
+	for _, c := range spec.Columns {
+		if !seen[c.Name] {
+			missing = append(missing, c.Name)
+		}
+	}
+	var parts []string
+	if len(missing) > 0 {
+		parts = append(parts, "missing "+quoteList(missing))
+	}
+	if len(extra) > 0 {
+		parts = append(parts, "not in the spec "+quoteList(extra))
+	}
+	if len(dup) > 0 {
+		parts = append(parts, "repeated "+quoteList(dup))
+	}
+	if len(parts) > 0 {
+		return sde.Errorf(sde.EINVALID, "The source's columns do not match the spec for %q: %s. Nothing was stored.", spec.Name, strings.Join(parts, "; "))
+	}
+	return nil
+}
+
+func quoteList(xs []string) string {
+	q := make([]string, len(xs))
+	for i, x := range xs {
+		if len(x) > 64 {
+			x = x[:64] + "…"
+		}
+		q[i] = strconv.Quote(x)
+	}
+	return strings.Join(q, ", ")
+}
+
+// pseudonymise maps each distinct, valid NHS number to its pseudonym in the in-memory table
+// idmap. Invalid numbers are left out, so their rows are quarantined later.
+func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudonymiser, p *progress) error {
+	col := ident(spec.Person.Column)
+	rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT replace(trim("+col+"), ' ', '') FROM src WHERE nullif(trim("+col+"), '') IS NOT NULL")
+	if err != nil {
+		return s.fail(err, "collect person identifiers")
+	}
+	var ids []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return s.fail(err, "collect person identifiers")
+		}
+		if crypto.ValidNHSNumber(id) {
+			ids = append(ids, id)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return s.fail(err, "collect person identifiers")
+	}
+	// A fixed order makes the Appender's input, and so the ingest, reproducible.
+	sort.Strings(ids)
+	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE idmap (id VARCHAR, person_id VARCHAR)"); err != nil {
+		return s.fail(err, "prepare pseudonymisation")
+	}
+	p.printf("pseudonymising %d distinct identifiers with key %s", len(ids), ps.Key())
+	t0 := time.Now()
+	err = s.conn.Raw(func(dc any) error {
+		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "idmap")
+		if err != nil {
+			return err
+		}
+		for i := 0; i < len(ids); i += pseudonymBatch {
+			batch := ids[i:min(i+pseudonymBatch, len(ids))]
+			out, err := ps.Pseudonymise(ctx, batch)
+			if err != nil {
+				app.Close()
+				return err
+			}
+			if len(out) != len(batch) {
+				app.Close()
+				return sde.Errorf(sde.EINTERNAL, "The pseudonymiser returned the wrong number of pseudonyms.")
+			}
+			for j, id := range batch {
+				if err := app.AppendRow(id, string(out[j])); err != nil {
+					app.Close()
+					return err
+				}
+			}
+			p.percent("pseudonymised", i+len(batch), len(ids))
+		}
+		return app.Close()
+	})
+	if err != nil {
+		return s.fail(err, "pseudonymise identifiers")
+	}
+	p.printf("pseudonymised %d identifiers in %s", len(ids), time.Since(t0).Round(time.Millisecond))
+	return nil
+}
+
+// write validates every row, writes the good ones (pseudonymised and generalised) and the
+// quarantine list (row numbers and reasons, never values) to a new DuckDB file.
+func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file string) (counts RowCounts, persons int64, _ []ReasonCount, _ []QuarantinedRow, _ []StoredColumn, _ error) {
+	exprs, reasons, cols := buildProjection(spec, ref)
+	join := ""
+	if spec.Person.Column != "" {
+		join = " LEFT JOIN idmap ON idmap.id = replace(trim(src." + ident(spec.Person.Column) + "), ' ', '')"
+	}
+	reasonExpr := "concat_ws('; ', " + strings.Join(reasons, ", ") + ")"
+	if _, err := s.conn.ExecContext(ctx, "ATTACH "+sqlString(file)+" AS out"); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "create the dataset file")
+	}
+	detached := false
+	defer func() {
+		if !detached {
+			s.conn.ExecContext(context.Background(), "DETACH out")
+		}
+	}()
+	// Quarantine first: it is small, and the good rows are then everything else.
+	q := "CREATE TABLE out._quarantine AS SELECT src.rowid + 1 AS row_number, " + reasonExpr + " AS reasons FROM src" + join + " WHERE " + reasonExpr + " <> '' ORDER BY row_number"
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "validate rows")
+	}
+	q = "CREATE TABLE out." + ident(string(spec.Name)) + " AS SELECT " + strings.Join(exprs, ", ") + " FROM src" + join +
+		" WHERE src.rowid + 1 NOT IN (SELECT row_number FROM out._quarantine)"
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "write the dataset")
+	}
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM out._quarantine").Scan(&counts.Quarantined); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "count rows")
+	}
+	linked := "0, 0"
+	if spec.Person.Column != "" {
+		linked = "count(person_id), count(DISTINCT person_id)"
+	}
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*), "+linked+" FROM out."+ident(string(spec.Name))).Scan(&counts.OK, &counts.Linked, &persons); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "count rows")
+	}
+	// Reasons are "column: problem" joined by "; "; count each separately.
+	var rc []ReasonCount
+	rows, err := s.conn.QueryContext(ctx, "SELECT r, count(*) FROM (SELECT unnest(string_split(reasons, '; ')) AS r FROM out._quarantine) GROUP BY r ORDER BY count(*) DESC, r")
+	if err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "summarise the quarantine")
+	}
+	for rows.Next() {
+		var r ReasonCount
+		rows.Scan(&r.Reason, &r.Rows)
+		rc = append(rc, r)
+	}
+	rows.Close()
+	var sample []QuarantinedRow
+	rows, err = s.conn.QueryContext(ctx, fmt.Sprintf("SELECT row_number, reasons FROM out._quarantine ORDER BY row_number LIMIT %d", quarantineSample))
+	if err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "summarise the quarantine")
+	}
+	for rows.Next() {
+		var r QuarantinedRow
+		rows.Scan(&r.Row, &r.Reasons)
+		sample = append(sample, r)
+	}
+	rows.Close()
+	if _, err := s.conn.ExecContext(ctx, "DETACH out"); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "close the dataset file")
+	}
+	detached = true
+	return counts, persons, rc, sample, cols, nil
+}
+
+// writeLineage stores the lineage inside the dataset file too, so a copied file still says
+// where it came from.
+func (s *session) writeLineage(ctx context.Context, file string, lineage []byte) error {
+	if _, err := s.conn.ExecContext(ctx, "ATTACH "+sqlString(file)+" AS out"); err != nil {
+		return s.fail(err, "write lineage")
+	}
+	defer s.conn.ExecContext(context.Background(), "DETACH out")
+	if _, err := s.conn.ExecContext(ctx, "CREATE TABLE out._lineage AS SELECT ?::JSON AS lineage", string(lineage)); err != nil {
+		return s.fail(err, "write lineage")
+	}
+	return nil
+}
+
+// buildProjection returns the stored columns' SELECT expressions over src, the per-row
+// quarantine reason expressions (each NULL when the row is fine) and the stored schema.
+func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols []StoredColumn) {
+	dropped := map[string]bool{}
+	for _, d := range spec.Drop {
+		dropped[d] = true
+	}
+	gen := map[string]Generalisation{}
+	for _, g := range spec.Generalise {
+		gen[g.Column] = g
+	}
+	refLit := "DATE '" + ref.Format("2006-01-02") + "'"
+	if pc := spec.Person.Column; pc != "" {
+		exprs = append(exprs, "idmap.person_id AS person_id")
+		cols = append(cols, StoredColumn{Name: "person_id", Type: "VARCHAR", Description: "Linkage pseudonym of the person (keyed hash of the NHS number); NULL when the source row had none."})
+		raw := "nullif(trim(src." + ident(pc) + "), '')"
+		reasons = append(reasons, "CASE WHEN "+raw+" IS NOT NULL AND idmap.person_id IS NULL THEN "+sqlString(pc+": not a valid NHS number")+" END")
+		if spec.Person.Required {
+			reasons = append(reasons, "CASE WHEN "+raw+" IS NULL THEN "+sqlString(pc+": missing")+" END")
+		}
+	}
+	for _, c := range spec.Columns {
+		if c.Name == spec.Person.Column {
+			continue
+		}
+		raw := "nullif(trim(src." + ident(c.Name) + "), '')"
+		typed := "TRY_CAST(" + raw + " AS " + c.Type + ")"
+		if c.Type == "VARCHAR" {
+			typed = raw
+		} else {
+			reasons = append(reasons, "CASE WHEN "+raw+" IS NOT NULL AND "+typed+" IS NULL THEN "+sqlString(c.Name+": not a valid "+typeNoun(c.Type))+" END")
+		}
+		if c.Required {
+			reasons = append(reasons, "CASE WHEN "+raw+" IS NULL THEN "+sqlString(c.Name+": missing")+" END")
+		}
+		if dropped[c.Name] {
+			continue
+		}
+		g, ok := gen[c.Name]
+		if !ok {
+			exprs = append(exprs, typed+" AS "+ident(c.Name))
+			cols = append(cols, StoredColumn{Name: c.Name, Type: c.Type, Description: c.Description})
+			continue
+		}
+		out := g.OutputName()
+		var e, t, d string
+		switch g.Method {
+		case "month":
+			e, t, d = "date_trunc('month', "+typed+")::DATE", "DATE", " Generalised to the first day of the month."
+		case "year":
+			e, t, d = "date_trunc('year', "+typed+")::DATE", "DATE", " Generalised to the first day of the year."
+		case "age_band_5", "age_band_10":
+			w := 5
+			if g.Method == "age_band_10" {
+				w = 10
+			}
+			age := fmt.Sprintf("(year(%[2]s) - year(%[1]s) - CASE WHEN month(%[2]s) * 100 + day(%[2]s) < month(%[1]s) * 100 + day(%[1]s) THEN 1 ELSE 0 END)", typed, refLit)
+			e = fmt.Sprintf("CASE WHEN %[1]s IS NULL OR %[1]s < 0 THEN NULL WHEN %[1]s >= 90 THEN '90+' ELSE (%[1]s // %[2]d * %[2]d)::VARCHAR || '-' || (%[1]s // %[2]d * %[2]d + %[3]d)::VARCHAR END", age, w, w-1)
+			t, d = "VARCHAR", fmt.Sprintf(" Generalised to a %d-year age band on %s.", w, ref.Format("2006-01-02"))
+			reasons = append(reasons, "CASE WHEN "+typed+" > "+refLit+" THEN "+sqlString(c.Name+": after the reference date")+" END")
+		case "district", "sector":
+			pc := "upper(replace(" + raw + ", ' ', ''))"
+			re := `'^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$'`
+			if g.Method == "district" {
+				e, d = "regexp_extract("+pc+", "+re+", 1)", " Generalised to the postcode district."
+			} else {
+				e, d = "regexp_extract("+pc+", "+re+", 1) || ' ' || regexp_extract("+pc+", "+re+", 2)", " Generalised to the postcode sector."
+			}
+			e = "nullif(" + e + ", '')"
+			t = "VARCHAR"
+			reasons = append(reasons, "CASE WHEN "+raw+" IS NOT NULL AND NOT regexp_full_match("+pc+", "+re+") THEN "+sqlString(c.Name+": not a valid UK postcode")+" END")
+		}
+		exprs = append(exprs, e+" AS "+ident(out))
+		cols = append(cols, StoredColumn{Name: out, Type: t, Description: strings.TrimSpace(c.Description + d)})
+	}
+	if len(reasons) == 0 {
+		reasons = append(reasons, "NULL")
+	}
+	return exprs, reasons, cols
+}
+
+func typeNoun(t string) string {
+	switch {
+	case t == "DATE":
+		return "date (YYYY-MM-DD)"
+	case t == "TIMESTAMP":
+		return "timestamp"
+	case t == "BIGINT" || t == "INTEGER":
+		return "whole number"
+	case t == "DOUBLE" || strings.HasPrefix(t, "DECIMAL"):
+		return "number"
+	case t == "BOOLEAN":
+		return "true/false value"
+	}
+	return strings.ToLower(t)
+}
+
+// ident quotes an identifier; spec names are already restricted to [a-z0-9_].
+func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+type hashResult struct {
+	sum string
+	n   int64
+	err error
+}
+
+func hashFile(path string) hashResult {
+	f, err := os.Open(path)
+	if err != nil {
+		return hashResult{err: err}
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	return hashResult{sum: hex.EncodeToString(h.Sum(nil)), n: n, err: err}
+}
+
+func writeFileSync(path string, b []byte) error {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
+
+func syncFile(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return f.Sync()
+}
+
+// progress prints ingest phases; percentages only when they move by 10 points.
+type progress struct {
+	w    io.Writer
+	name string
+	last int
+}
+
+func (p *progress) printf(format string, args ...any) {
+	if p.w != nil {
+		fmt.Fprintf(p.w, "ingest %s: %s\n", p.name, fmt.Sprintf(format, args...))
+	}
+}
+
+func (p *progress) percent(what string, done, total int) {
+	if p.w == nil || total == 0 {
+		return
+	}
+	pct := done * 100 / total
+	if pct/10 > p.last/10 || done == total {
+		p.last = pct
+		p.printf("%s %d%% (%d/%d)", what, pct, done, total)
+	}
+}
+
+func humanBytes(n int64) string {
+	switch {
+	case n >= 1<<30:
+		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
+	case n >= 1<<20:
+		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
+	case n >= 1<<10:
+		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
+	}
+	return fmt.Sprintf("%d B", n)
+}
