@@ -116,6 +116,11 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, err
 	}
 	defer unlock()
+	if spec.Person.Column != "" {
+		if err := c.checkKey(o.Pseudonymiser.Key()); err != nil {
+			return nil, err
+		}
+	}
 
 	// Hash the input while DuckDB reads it: the OS cache makes the second read nearly free.
 	hashc := make(chan hashResult, 1)
@@ -232,6 +237,21 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 	}
 	p.printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
 	return &Report{Lineage: l, Quarantined: sample}, nil
+}
+
+// checkKey refuses a pseudonymisation key (or key version) other than the one existing datasets
+// used: their pseudonyms would no longer link. Changing the key is a re-ingest of everything.
+func (c *Catalog) checkKey(key string) error {
+	ds, err := c.Datasets()
+	if err != nil {
+		return err
+	}
+	for _, d := range ds {
+		if d.Key != "" && d.Key != key {
+			return sde.Errorf(sde.ECONFLICT, "The pseudonymisation key %s differs from %s used by dataset %q, so pseudonyms would not link; pin the key version the existing datasets use.", key, d.Key, d.Dataset)
+		}
+	}
+	return nil
 }
 
 func sourceFormat(path, format string) (string, error) {

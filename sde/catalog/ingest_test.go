@@ -372,3 +372,30 @@ func TestSpecValidation(t *testing.T) {
 		t.Errorf("LoadSpec error leaks path: %v", err)
 	}
 }
+
+// TestIngestRefusesOtherKeyVersion: after a key rotation, an ingest with the new version would
+// produce pseudonyms that no longer link to existing datasets, so it is refused.
+func TestIngestRefusesOtherKeyVersion(t *testing.T) {
+	data, src := t.TempDir(), t.TempDir()
+	cat, _ := Open(data)
+	k := keyring(t)
+	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "p.csv", testCSV), Pseudonymiser: k}); err != nil {
+		t.Fatal(err)
+	}
+	v, err := k.Rotate()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated, err := k.Pinned(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "p.csv", testCSV), Pseudonymiser: rotated})
+	if sde.ErrorCode(err) != sde.ECONFLICT || !strings.Contains(sde.ErrorMessage(err), "would not link") {
+		t.Fatalf("err = %v", err)
+	}
+	// The pinned original still works.
+	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "p.csv", testCSV), Pseudonymiser: k}); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,0 +1,112 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/opensde/sde/crypto"
+	"github.com/opensde/sde/sde"
+)
+
+// Config is the service's one configuration: read from a JSON file (--config), then flags
+// override it. deploy/sde.example.json documents every field.
+type Config struct {
+	// Addr is the HTTP listen address.
+	Addr string `json:"addr"`
+	// DataDir holds datasets, workspace databases, the control-plane store and the audit log.
+	DataDir string `json:"data_dir"`
+	// Pseudonyms chooses where the linkage key lives.
+	Pseudonyms PseudonymConfig `json:"pseudonyms"`
+	// Ingest bounds each ingest's resources.
+	Ingest IngestConfig `json:"ingest"`
+	// Dev configures the embedded demo started by serve --dev.
+	Dev DevConfig `json:"dev"`
+}
+
+// PseudonymConfig selects the pseudonymiser.
+type PseudonymConfig struct {
+	// Backend is "local" (a keyring file under KeyringDir; the embedded default) or "vault".
+	Backend string `json:"backend"`
+	// KeyringDir defaults to DATA/keys. Keep it off the data volume in production.
+	KeyringDir string `json:"keyring_dir,omitempty"`
+	Vault      VaultConfig `json:"vault,omitempty"`
+}
+
+// VaultConfig reaches Vault's transit engine. The token comes from TokenFile or VAULT_TOKEN,
+// never from this file.
+type VaultConfig struct {
+	Address    string `json:"address,omitempty"` // default VAULT_ADDR
+	TokenFile  string `json:"token_file,omitempty"`
+	Mount      string `json:"mount,omitempty"`       // default "transit"
+	Key        string `json:"key,omitempty"`         // default "sde-linkage"
+	KeyVersion int    `json:"key_version,omitempty"` // 0: pin the latest version at start-up
+}
+
+// IngestConfig bounds ingests.
+type IngestConfig struct {
+	MemoryLimit string `json:"memory_limit,omitempty"` // default "8GB"
+	Threads     int    `json:"threads,omitempty"`      // default all cores
+}
+
+// DevConfig shapes the synthetic data serve --dev ingests on first start.
+type DevConfig struct {
+	Seed   uint64 `json:"seed"`
+	People int    `json:"people"`
+}
+
+// DefaultDevSeed is the documented seed of the embedded demo's synthetic data.
+const DefaultDevSeed = 20261123
+
+// DefaultConfig is the embedded default.
+func DefaultConfig() Config {
+	return Config{
+		Addr:       "127.0.0.1:8080",
+		DataDir:    "sde-data",
+		Pseudonyms: PseudonymConfig{Backend: "local"},
+		Ingest:     IngestConfig{MemoryLimit: "8GB"},
+		Dev:        DevConfig{Seed: DefaultDevSeed, People: 10000},
+	}
+}
+
+// LoadConfig reads a JSON config file over the defaults; unknown fields are an error.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return c, sde.Wrap(err, sde.EINVALID, "Cannot read the config file %q.", filepath.Base(path))
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&c); err != nil {
+		return c, sde.Wrap(err, sde.EINVALID, "The config file %q is not valid: %s.", filepath.Base(path), strings.TrimPrefix(err.Error(), "json: "))
+	}
+	return c, nil
+}
+
+// Pseudonymiser builds the configured pseudonymiser.
+func (c Config) Pseudonymiser(ctx context.Context) (crypto.Pseudonymiser, error) {
+	switch c.Pseudonyms.Backend {
+	case "", "local":
+		dir := c.Pseudonyms.KeyringDir
+		if dir == "" {
+			dir = filepath.Join(c.DataDir, "keys")
+		}
+		return crypto.OpenKeyring(dir)
+	case "vault":
+		v := c.Pseudonyms.Vault
+		cfg := crypto.VaultConfig{Address: v.Address, Mount: v.Mount, Key: v.Key, KeyVersion: v.KeyVersion}
+		if v.TokenFile != "" {
+			b, err := os.ReadFile(v.TokenFile)
+			if err != nil {
+				return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the Vault token file.")
+			}
+			cfg.Token = strings.TrimSpace(string(b))
+		}
+		return crypto.NewVaultTransitContext(ctx, cfg)
+	}
+	return nil, sde.Errorf(sde.EINVALID, "Unknown pseudonym backend %q; use local or vault.", c.Pseudonyms.Backend)
+}

@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"time"
+
+	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/httpapi"
+	"github.com/opensde/sde/sde/synth"
+)
+
+func init() { commands["serve"] = runServe }
+
+// Main is the running service. Tests build one with ParseFlags and Run so they exercise the same
+// start-up as `sde serve`.
+type Main struct {
+	Config Config
+	Dev    bool
+	Stdout io.Writer
+	Logger *slog.Logger
+
+	Catalog *catalog.Catalog
+	HTTP    *httpapi.Server
+}
+
+// NewMain returns a Main with the embedded defaults.
+func NewMain(stdout, stderr io.Writer) *Main {
+	return &Main{
+		Config: DefaultConfig(),
+		Stdout: stdout,
+		Logger: slog.New(slog.NewJSONHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})),
+	}
+}
+
+// ParseFlags reads serve's flags.
+func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
+	fs := newFlags("serve", stderr)
+	dev := fs.Bool("dev", false, "embedded defaults: local keyring, synthetic data ingested on first start, demo users")
+	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080)")
+	cfg, _ := configFlags(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: sde serve --dev [--data DIR] [--addr 127.0.0.1:8080]\n       sde serve --config FILE\n\n")
+		fs.PrintDefaults()
+	}
+	if err := parseFlags(fs, args); err != nil {
+		return err
+	}
+	if err := cfg.load(); err != nil {
+		return err
+	}
+	if !*dev && cfg.path == "" {
+		fs.Usage()
+		return sde.Errorf(sde.EINVALID, "Say --dev for the embedded defaults, or --config FILE for a deployment.")
+	}
+	m.Config, m.Dev = cfg.Config, *dev
+	if *addr != "" {
+		m.Config.Addr = *addr
+	}
+	return nil
+}
+
+// Run opens the stores, starts listening (healthz answers 503 until ready), does start-up work
+// and returns once the service is ready.
+func (m *Main) Run(ctx context.Context) error {
+	cat, err := catalog.Open(m.Config.DataDir)
+	if err != nil {
+		return err
+	}
+	m.Catalog = cat
+	m.HTTP = httpapi.New(cat, m.Logger)
+	if err := m.HTTP.Listen(m.Config.Addr); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "sde: listening on http://%s (data in %s)\n", m.HTTP.Addr(), m.Config.DataDir)
+	if m.Dev {
+		if err := m.devSetup(ctx); err != nil {
+			return err
+		}
+	}
+	m.HTTP.SetReady()
+	fmt.Fprintf(m.Stdout, "sde: ready — GET http://%s/healthz\n", m.HTTP.Addr())
+	return nil
+}
+
+// Close stops the service.
+func (m *Main) Close() error {
+	if m.HTTP != nil {
+		return m.HTTP.Close()
+	}
+	return nil
+}
+
+// devSetup generates the synthetic sources and ingests any that the catalogue lacks. The CSVs
+// (which hold synthetic NHS numbers) go to a temporary directory outside the data directory and
+// are deleted afterwards, so the data directory never holds a raw identifier.
+func (m *Main) devSetup(ctx context.Context) error {
+	var missing []synth.SpecFile
+	for _, sf := range synth.Specs() {
+		if vs, err := m.Catalog.Versions(sde.DatasetName(sf.Name)); err != nil {
+			return err
+		} else if len(vs) == 0 {
+			missing = append(missing, sf)
+		}
+	}
+	if len(missing) == 0 {
+		fmt.Fprintf(m.Stdout, "sde: demo data already ingested\n")
+		return nil
+	}
+	ps, err := m.Config.Pseudonymiser(ctx)
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "sde-synth-")
+	if err != nil {
+		return sde.Wrap(err, sde.EINTERNAL, "Cannot create a temporary directory for the synthetic data.")
+	}
+	defer os.RemoveAll(tmp)
+	t0 := time.Now()
+	sum, err := synth.Generate(ctx, synth.Options{Seed: m.Config.Dev.Seed, People: m.Config.Dev.People, Out: tmp})
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "sde: generated synthetic data for %d people (seed %d): %d rows in %s\n", sum.People, sum.Seed, sum.Rows(), time.Since(t0).Round(time.Millisecond))
+	for _, sf := range missing {
+		spec, err := catalog.ReadSpec(bytes.NewReader(sf.JSON))
+		if err != nil {
+			return err
+		}
+		rep, err := m.Catalog.Ingest(ctx, catalog.IngestOptions{
+			Spec: spec, Path: tmp + "/" + sf.File, Pseudonymiser: ps,
+			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads, CreatedBy: "serve --dev",
+		})
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(m.Stdout, "sde: ingested %-20s v%d  %8d rows stored, %5d quarantined, linkage %5.1f%%  (%s)\n",
+			rep.Dataset, rep.Version, rep.Rows.OK, rep.Rows.Quarantined, 100*rep.LinkageRate, rep.Controller.Name)
+	}
+	return nil
+}
+
+// runServe is `sde serve`.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	m := NewMain(stdout, stderr)
+	if err := m.ParseFlags(args, stderr); err != nil {
+		return err
+	}
+	if err := m.Run(ctx); err != nil {
+		m.Close()
+		return err
+	}
+	<-ctx.Done()
+	fmt.Fprintln(stdout, "sde: shutting down")
+	return m.Close()
+}

@@ -1,0 +1,140 @@
+// Package httpapi serves the SDE's REST API: handlers return errors, and one function turns an
+// error into a status and a user-safe JSON body while the cause goes to the log.
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/catalog"
+)
+
+// Server is the HTTP face of the SDE.
+type Server struct {
+	Catalog *catalog.Catalog
+	Logger  *slog.Logger
+
+	ready atomic.Bool
+	srv   *http.Server
+	ln    net.Listener
+	mux   *http.ServeMux
+}
+
+// New returns a server with its routes; call Listen, then SetReady once start-up work is done.
+func New(cat *catalog.Catalog, logger *slog.Logger) *Server {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	s := &Server{Catalog: cat, Logger: logger, mux: http.NewServeMux()}
+	s.mux.HandleFunc("GET /healthz", s.handle(s.healthz))
+	s.srv = &http.Server{
+		Handler:           s.mux,
+		ReadHeaderTimeout: 10 * time.Second,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	return s
+}
+
+// Listen binds addr and serves in the background. The service answers /healthz with 503
+// until SetReady, so orchestrators and scripts can wait for start-up work such as the dev ingest.
+func (s *Server) Listen(addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return sde.Wrap(err, sde.EINVALID, "Cannot listen on %s; is another service using it?", addr)
+	}
+	s.ln = ln
+	go s.srv.Serve(ln)
+	return nil
+}
+
+// Addr is the bound address (useful with port 0 in tests).
+func (s *Server) Addr() string {
+	if s.ln == nil {
+		return ""
+	}
+	return s.ln.Addr().String()
+}
+
+// SetReady marks start-up complete.
+func (s *Server) SetReady() { s.ready.Store(true) }
+
+// Close stops the server, letting in-flight requests finish for a few seconds.
+func (s *Server) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	return s.srv.Shutdown(ctx)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
+	if !s.ready.Load() {
+		return sde.Errorf(sde.EUNAVAILABLE, "Starting up.")
+	}
+	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// handle adapts a handler that returns an error.
+func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			s.Error(w, r, err)
+		}
+	}
+}
+
+// Error writes {"error": {"code", "message"}} with the code's status; internal causes are logged,
+// never sent.
+func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
+	code := sde.ErrorCode(err)
+	status := Status(code)
+	level := slog.LevelInfo
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	var se *sde.Error
+	cause := err
+	if errors.As(err, &se) && se.Err != nil {
+		cause = se.Err
+	}
+	s.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "code", code, "cause", cause)
+	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": sde.ErrorMessage(err)}})
+}
+
+// Status maps an error code to an HTTP status.
+func Status(code string) int {
+	switch code {
+	case sde.EINVALID:
+		return http.StatusBadRequest
+	case sde.EUNAUTHORIZED:
+		return http.StatusUnauthorized
+	case sde.EFORBIDDEN:
+		return http.StatusForbidden
+	case sde.ENOTFOUND:
+		return http.StatusNotFound
+	case sde.ECONFLICT:
+		return http.StatusConflict
+	case sde.EREFUSED:
+		return http.StatusUnprocessableEntity
+	case sde.ETOOLARGE:
+		return http.StatusRequestEntityTooLarge
+	case sde.EUNAVAILABLE:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
