@@ -32,7 +32,7 @@ type PseudonymConfig struct {
 	// Backend is "local" (a keyring file under KeyringDir; the embedded default) or "vault".
 	Backend string `json:"backend"`
 	// KeyringDir defaults to DATA/keys. Keep it off the data volume in production.
-	KeyringDir string `json:"keyring_dir,omitempty"`
+	KeyringDir string      `json:"keyring_dir,omitempty"`
 	Vault      VaultConfig `json:"vault,omitempty"`
 }
 
