@@ -247,22 +247,22 @@ func (g *gen) gpEvents() {
 		ageMid := p.fage((from + p.end) / 2)
 		cardio := p.has(cHypertension) || p.has(cDiabetes) || p.has(cCKD) || p.has(cCHD) || p.has(cStroke) || p.has(cHeartFailure)
 		diab := p.has(cDiabetes)
-		bp := 0.5
+		bp := 0.55
 		if ageMid >= 40 {
-			bp = 0.8
+			bp = 0.9
 		}
 		if cardio {
-			bp = 2.2
+			bp = 2.5
 		}
-		bmi := 0.4
+		bmi := 0.45
 		if diab {
 			bmi = 1.0
 		}
 		hba := 0.0
 		if diab {
-			hba = 2.2
+			hba = 2.4
 		} else if ageMid >= 40 {
-			hba = 0.2
+			hba = 0.25
 		}
 		baseBMI := 26.8 + 0.05*min(ageMid-40, 20) + 5*r.NormFloat64()
 		if diab {
