@@ -600,8 +600,8 @@ func (g *gen) emergency(day int32, trust uint8, age float64) admission {
 	a.dis = min(p.end, day+int32(math.Min(365, los)))
 	a.class = clsOrdinary
 	a.cost = int64(160000*math.Exp(0.45*r.NormFloat64()-0.1)) + 30000*int64(max(0, a.dis-day-2))
-	if r.Float64() < 0.01 { // critical care
-		a.cost += int64(1500000 * math.Exp(0.8*r.NormFloat64()))
+	if r.Float64() < 0.015 { // critical care: the heavy tail of costs
+		a.cost += int64(2500000 * math.Exp(0.9*r.NormFloat64()))
 	}
 	return a
 }

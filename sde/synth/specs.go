@@ -96,6 +96,38 @@ type dictDoc struct {
 	DirtyData     []string      `json:"dirty_data"`
 	Organisations []dictOrg     `json:"organisations"`
 	Datasets      []dictDataset `json:"datasets"`
+	CodeLists     []codeList    `json:"code_lists"`
+}
+
+type codeList struct {
+	Name    string     `json:"name"`
+	Columns string     `json:"columns"` // where the codes appear
+	Codes   []codeItem `json:"codes"`
+}
+
+type codeItem struct {
+	Code    string `json:"code"`
+	Meaning string `json:"meaning"`
+}
+
+func codeLists() []codeList {
+	eth := codeList{Name: "Ethnicity (ONS 2021 census categories)", Columns: "patients.ethnicity (group in patients.ethnic_group)"}
+	for _, e := range ethnicities {
+		eth.Codes = append(eth.Codes, codeItem{e.code, e.label + " [" + e.group + "]"})
+	}
+	cond := codeList{Name: "Long-term conditions", Columns: "gp_events.condition, gp_events.snomed_code; hospital_admissions.primary_diagnosis_icd10 for exacerbations"}
+	for _, c := range conditions {
+		var m []string
+		for _, cd := range c.codes {
+			m = append(m, "SNOMED "+cd.code+" "+cd.term)
+		}
+		cond.Codes = append(cond.Codes, codeItem{c.key, strings.Join(m, "; ") + "; ICD-10 " + c.icd10 + ", " + c.icdAlt})
+	}
+	obs := codeList{Name: "Observations", Columns: "gp_events.snomed_code, gp_events.value, gp_events.unit"}
+	for _, o := range observations {
+		obs.Codes = append(obs.Codes, codeItem{o.code, o.term + " (" + o.unit + ")"})
+	}
+	return []codeList{eth, cond, obs}
 }
 
 type dictOrg struct {
@@ -154,6 +186,7 @@ func dictionary(sum Summary) (md, js []byte, err error) {
 			"Missing NHS numbers in social_care (about 15% of clients) and vcse_contacts (about 40%) are realistic, not dirty: those rows are kept unlinked.",
 		},
 	}
+	doc.CodeLists = codeLists()
 	for _, o := range Organisations {
 		doc.Organisations = append(doc.Organisations, dictOrg(o))
 	}
@@ -216,6 +249,13 @@ func renderMarkdown(d *dictDoc) []byte {
 				req = "yes"
 			}
 			fmt.Fprintf(&b, "| `%s` | %s | %s | %s | %s |\n", c.Name, c.Type, req, c.Ingest, esc(c.Description))
+		}
+	}
+	b.WriteString("\n## Code lists\n")
+	for _, l := range d.CodeLists {
+		fmt.Fprintf(&b, "\n### %s\n\nUsed in %s.\n\n| code | meaning |\n|---|---|\n", l.Name, l.Columns)
+		for _, c := range l.Codes {
+			fmt.Fprintf(&b, "| %s | %s |\n", c.Code, esc(c.Meaning))
 		}
 	}
 	return b.Bytes()

@@ -270,13 +270,14 @@ func (w *world) makePerson(i int, r *rand.Rand, p *person) {
 		}
 	}
 	for t := max(p.regStart, winStart); t <= refDay; t += 365 {
+		span := min(365, refDay-t+1) // the last step may be a part-year
 		a := p.fage(t)
 		q := 0.0002 + math.Exp(-10.3+0.094*a)
 		if a < 1 {
 			q = 0.004
 		}
-		if r.Float64() < min(0.6, q*hz) {
-			p.death = min(refDay, t+int32(r.IntN(365)))
+		if r.Float64() < min(0.6, q*hz)*float64(span)/365 {
+			p.death = t + int32(r.IntN(int(span)))
 			break
 		}
 	}
