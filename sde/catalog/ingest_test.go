@@ -348,20 +348,49 @@ func TestIngestCancelled(t *testing.T) {
 }
 
 func TestSpecValidation(t *testing.T) {
-	cases := []struct{ name, edit, msg string }{
-		{"bad type", `"title": "x",`, "unsupported type"},
-		{"unknown field", `"title": "x", "colour": "red",`, "unknown field"},
-		{"dropped and generalised", `"title": "x", "drop": ["postcode"],`, "both generalised and dropped"},
+	for _, tc := range []struct{ name, js, msg string }{
+		{"unknown field", strings.Replace(testSpec, `"title"`, `"colour": "red", "title"`, 1), "unknown field"},
+		{"trailing text", testSpec + " garbage", "text after its closing brace"},
+		{"not JSON", "{", "not valid JSON"},
+	} {
+		if _, err := ReadSpec(strings.NewReader(tc.js)); err == nil || !strings.Contains(sde.ErrorMessage(err), tc.msg) {
+			t.Errorf("%s: err = %v, want %q", tc.name, err, tc.msg)
+		}
+	}
+	cases := []struct {
+		name string
+		edit func(*Spec)
+		msg  string
+	}{
+		{"bad type", func(s *Spec) { s.Columns[5].Type = "BLOB" }, "unsupported type"},
+		{"decimal scale above precision", func(s *Spec) { s.Columns[5].Type = "DECIMAL(2,9)" }, "unsupported type"},
+		{"decimal too wide", func(s *Spec) { s.Columns[5].Type = "DECIMAL(39,2)" }, "unsupported type"},
+		{"bad name", func(s *Spec) { s.Name = "GP Patients" }, "lower-case"},
+		{"reserved column", func(s *Spec) { s.Columns[4].Name = "person_id" }, "reserved"},
+		{"duplicate column", func(s *Spec) { s.Columns[4].Name = "postcode" }, "listed twice"},
+		{"no controller", func(s *Spec) { s.Controller = Organisation{} }, "controller code and name"},
+		{"bad controller kind", func(s *Spec) { s.Controller.Kind = "local-authority" }, "controller kind"},
+		{"person column missing", func(s *Spec) { s.Person.Column = "nhs" }, "not among the columns"},
+		{"person kind unknown", func(s *Spec) { s.Person.Kind = "chi_number" }, "not supported"},
+		{"person kind without column", func(s *Spec) { s.Person.Column = "" }, "no person column"},
+		{"person column not text", func(s *Spec) { s.Columns[0].Type = "BIGINT" }, "must be VARCHAR"},
+		{"dropping the person column", func(s *Spec) { s.Drop = append(s.Drop, "nhs_number") }, "pseudonymised, not dropped"},
+		{"dropped column missing", func(s *Spec) { s.Drop = []string{"address"} }, "not among the columns"},
+		{"dropped and generalised", func(s *Spec) { s.Drop = append(s.Drop, "postcode") }, "both generalised and dropped"},
+		{"generalised twice", func(s *Spec) {
+			s.Generalise = append(s.Generalise, Generalisation{Column: "date_of_birth", Method: "year", Output: "birth_year"})
+		}, "generalised twice"},
+		{"unknown generalisation", func(s *Spec) { s.Generalise[0].Method = "decade" }, "unknown generalisation"},
+		{"generalisation on the wrong type", func(s *Spec) { s.Generalise[1].Method = "month" }, "needs a DATE column"},
+		{"output reuses a dropped name", func(s *Spec) { s.Generalise[0].Output = "family_name" }, "invalid or clashes"},
+		{"output clashes with a column", func(s *Spec) { s.Generalise[0].Output = "lsoa" }, "invalid or clashes"},
+		{"no columns", func(s *Spec) { s.Columns = nil; s.Person = PersonColumn{}; s.Drop = nil; s.Generalise = nil }, "no columns"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			js := strings.Replace(testSpec, `"title": "Test GP registrations",`, tc.edit, 1)
-			js = strings.Replace(js, `"drop": ["family_name"],`, "", strings.Count(tc.edit, "drop"))
-			if tc.name == "bad type" {
-				js = strings.Replace(js, `"INTEGER"`, `"BLOB"`, 1)
-			}
-			_, err := ReadSpec(strings.NewReader(js))
-			if err == nil || !strings.Contains(sde.ErrorMessage(err), tc.msg) {
+			s := mustSpec(t, testSpec)
+			tc.edit(s)
+			if err := s.Validate(); err == nil || !strings.Contains(sde.ErrorMessage(err), tc.msg) || sde.ErrorCode(err) != sde.EINVALID {
 				t.Errorf("err = %v, want %q", err, tc.msg)
 			}
 		})

@@ -8,6 +8,8 @@ import (
 	"io"
 	"os"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/opensde/sde/sde"
@@ -79,8 +81,17 @@ func SupportedType(t string) bool {
 	case "VARCHAR", "BIGINT", "INTEGER", "DOUBLE", "DATE", "TIMESTAMP", "BOOLEAN":
 		return true
 	}
-	return decimalRe.MatchString(t)
+	m := decimalRe.FindStringSubmatch(t)
+	if m == nil {
+		return false
+	}
+	p, _ := strconv.Atoi(m[1])
+	sc, _ := strconv.Atoi(m[2])
+	return p >= 1 && p <= 38 && sc <= p // DuckDB's limits
 }
+
+// OrgKinds are the kinds of controlling organisation.
+var OrgKinds = []string{"gp", "acute", "community", "mental_health", "local_authority", "vcse", "national"}
 
 // LoadSpec reads and validates a spec file.
 func LoadSpec(path string) (*Spec, error) {
@@ -99,6 +110,9 @@ func ReadSpec(r io.Reader) (*Spec, error) {
 	var s Spec
 	if err := dec.Decode(&s); err != nil {
 		return nil, sde.Wrap(err, sde.EINVALID, "The dataset spec is not valid JSON: %s.", safeJSONError(err))
+	}
+	if dec.More() {
+		return nil, sde.Errorf(sde.EINVALID, "The dataset spec has text after its closing brace.")
 	}
 	if err := s.Validate(); err != nil {
 		return nil, err
@@ -122,6 +136,9 @@ func (s *Spec) Validate() error {
 	if s.Controller.Code == "" || s.Controller.Name == "" {
 		return bad("controller code and name are required")
 	}
+	if s.Controller.Kind != "" && !slices.Contains(OrgKinds, s.Controller.Kind) {
+		return bad("controller kind %q is not one of %s", s.Controller.Kind, strings.Join(OrgKinds, ", "))
+	}
 	if len(s.Columns) == 0 {
 		return bad("no columns")
 	}
@@ -141,6 +158,9 @@ func (s *Spec) Validate() error {
 			return bad("column %q has unsupported type %q", c.Name, c.Type)
 		}
 		cols[c.Name] = c
+	}
+	if s.Person.Column == "" && (s.Person.Kind != "" || s.Person.Required) {
+		return bad("person kind or required is set but no person column is named")
 	}
 	if s.Person.Column != "" {
 		pc := cols[s.Person.Column]
@@ -164,13 +184,20 @@ func (s *Spec) Validate() error {
 		}
 		dropped[d] = true
 	}
+	// Output names must be unique among everything stored, and must not reuse an input column's
+	// name (a reader would take a generalised value for the original).
 	outputs := map[string]bool{"person_id": true}
 	for _, c := range s.Columns {
 		if !dropped[c.Name] && c.Name != s.Person.Column {
 			outputs[c.Name] = true
 		}
 	}
+	generalised := map[string]bool{}
 	for _, g := range s.Generalise {
+		if generalised[g.Column] {
+			return bad("column %q is generalised twice", g.Column)
+		}
+		generalised[g.Column] = true
 		c := cols[g.Column]
 		if c == nil {
 			return bad("generalised column %q is not among the columns", g.Column)
@@ -186,7 +213,7 @@ func (s *Spec) Validate() error {
 			return bad("column %q cannot be both generalised and dropped or pseudonymised", g.Column)
 		}
 		if out := g.OutputName(); out != g.Column {
-			if !identRe.MatchString(out) || outputs[out] {
+			if !identRe.MatchString(out) || outputs[out] || cols[out] != nil {
 				return bad("generalised output name %q is invalid or clashes", out)
 			}
 			delete(outputs, g.Column)

@@ -102,21 +102,6 @@ func nhsCheck(nine int64) int {
 	return c
 }
 
-// ValidNHSNumber reports whether s is ten digits with a correct Modulus 11 check digit.
-func ValidNHSNumber(s string) bool {
-	if len(s) != 10 {
-		return false
-	}
-	var n int64
-	for i := 0; i < 10; i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-		n = n*10 + int64(s[i]-'0')
-	}
-	return nhsCheck(n/10) == int(n%10)
-}
-
 // badCheckDigit returns nhs with its check digit replaced by a different digit, which can never
 // pass Modulus 11 because the check digit of a nine-digit stem is unique.
 func badCheckDigit(nhs int64, r *rand.Rand) int64 {

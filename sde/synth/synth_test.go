@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/opensde/sde/crypto"
 	"os"
 	"path/filepath"
 	"strings"
@@ -114,7 +115,7 @@ func TestNHSNumbers(t *testing.T) {
 	seen := map[string]bool{}
 	for _, r := range rows {
 		n := r[nc]
-		if !ValidNHSNumber(n) || n[0] != '9' {
+		if !crypto.ValidNHSNumber(n) || n[0] != '9' {
 			t.Fatalf("invalid NHS number in patients: %q", n)
 		}
 		if seen[n] {
@@ -134,27 +135,6 @@ func TestNHSNumbers(t *testing.T) {
 	}
 	if share := float64(len(rows)) / 20000; share < 0.04 || share > 0.06 {
 		t.Errorf("opt-out share %.3f, want about 0.05", share)
-	}
-}
-
-func TestValidNHSNumber(t *testing.T) {
-	for _, tc := range []struct {
-		s  string
-		ok bool
-	}{
-		{"9434765919", true}, {"9434765918", false}, {"943476591", false}, {"94347659190", false},
-		{"943476591a", false}, {"0000000000", true}, {"1000000010", false},
-	} {
-		if got := ValidNHSNumber(tc.s); got != tc.ok {
-			t.Errorf("ValidNHSNumber(%q) = %v, want %v", tc.s, got, tc.ok)
-		}
-	}
-	w := newWorld(1, 10)
-	for i := range 100000 {
-		n := w.nhsNumber(i)
-		if nhsCheck(n/10) != int(n%10) || n < 9_000_000_000 {
-			t.Fatalf("nhsNumber(%d) = %d", i, n)
-		}
 	}
 }
 
@@ -199,7 +179,7 @@ func TestDirtyRows(t *testing.T) {
 		dc, isEvent := dateCols[ds]
 		var bad int64
 		for _, r := range rows {
-			badNHS := r[nc] != "" && !ValidNHSNumber(r[nc])
+			badNHS := r[nc] != "" && !crypto.ValidNHSNumber(r[nc])
 			badDate := false
 			for i, name := range h {
 				if strings.HasSuffix(name, "_date") || name == "date_of_birth" || name == "date_of_death" || name == "registration_start" || name == "registration_end" {
