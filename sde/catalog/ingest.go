@@ -568,24 +568,33 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 			s.conn.ExecContext(context.Background(), "DETACH out")
 		}
 	}()
-	// Quarantine first: it is small, and the good rows are then everything else.
-	q := "CREATE TABLE out._quarantine AS SELECT src.rowid + 1 AS row_number, " + reasonExpr + " AS reasons FROM src" + join + " WHERE " + reasonExpr + " <> '' ORDER BY row_number"
+	// One pass computes every stored value and every row's reasons; the join and the casts run
+	// once. The raw source is dropped as soon as it has been read, to halve peak memory.
+	var names []string
+	for _, c := range cols {
+		names = append(names, ident(c.Name))
+	}
+	q := "CREATE TEMP TABLE checked AS SELECT src.rowid + 1 AS _row, " + strings.Join(exprs, ", ") + ", " + reasonExpr + " AS _reasons FROM src" + join
 	if _, err := s.conn.ExecContext(ctx, q); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "validate rows")
 	}
-	q = "CREATE TABLE out." + ident(string(spec.Name)) + " AS SELECT " + strings.Join(exprs, ", ") + " FROM src" + join +
-		" WHERE src.rowid + 1 NOT IN (SELECT row_number FROM out._quarantine)"
+	if _, err := s.conn.ExecContext(ctx, "DROP TABLE src"); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "free the source")
+	}
+	q = "CREATE TABLE out._quarantine AS SELECT _row AS row_number, _reasons AS reasons FROM checked WHERE _reasons <> '' ORDER BY _row"
+	if _, err := s.conn.ExecContext(ctx, q); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "write the quarantine")
+	}
+	q = "CREATE TABLE out." + ident(string(spec.Name)) + " AS SELECT " + strings.Join(names, ", ") + " FROM checked WHERE _reasons = ''"
 	if _, err := s.conn.ExecContext(ctx, q); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "write the dataset")
 	}
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*) FROM out._quarantine").Scan(&counts.Quarantined); err != nil {
-		return counts, 0, nil, nil, nil, s.fail(err, "count rows")
-	}
 	linked := "0, 0"
 	if spec.Person.Column != "" {
-		linked = "count(person_id), count(DISTINCT person_id)"
+		linked = "count(person_id) FILTER (WHERE _reasons = ''), count(DISTINCT person_id) FILTER (WHERE _reasons = '')"
 	}
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*), "+linked+" FROM out."+ident(string(spec.Name))).Scan(&counts.OK, &counts.Linked, &persons); err != nil {
+	q = "SELECT count(*) FILTER (WHERE _reasons = ''), count(*) FILTER (WHERE _reasons <> ''), " + linked + " FROM checked"
+	if err := s.conn.QueryRowContext(ctx, q).Scan(&counts.OK, &counts.Quarantined, &counts.Linked, &persons); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "count rows")
 	}
 	// Reasons are "column: problem" joined by "; "; count each separately.
