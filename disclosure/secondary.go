@@ -383,12 +383,19 @@ func (s *system) neighbourhood(p int32, hops, limit int) (vars []int32, whole bo
 
 var errSolver = errors.New("disclosure: LP solver failed")
 
+// failLP, when set by a test, makes every LP fail, to show that an unsolvable
+// LP leads to suppression rather than release.
+var failLP error
+
 // interval solves min and max of x_p over the attacker's feasible set, with the
 // cells in vars unknown and every other cell fixed at its true value: additivity
 // and non-negativity, written in inequality form and converted by lp.Convert
 // (gonum's Simplex needs full row rank, so dependent constraints are dropped
 // first). Solver panics are recovered and reported as errors.
 func (s *system) interval(p int32, vars []int32) (lo, hi float64, err error) {
+	if failLP != nil {
+		return 0, 0, failLP
+	}
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("%w: %v", errSolver, r)
