@@ -48,7 +48,8 @@ type VaultConfig struct {
 	// construction and pin that. Record Key() with each dataset and pass the version back here
 	// when re-deriving, so a rotation in Vault never silently changes pseudonyms.
 	KeyVersion int
-	// BatchSize is the number of identifiers per request (default 10000).
+	// BatchSize is the number of identifiers per request (default 10000, which is also Vault's
+	// default max_json_array_element_count per listener: raise that before raising this).
 	BatchSize int
 	// Concurrency is the number of requests in flight (default 4).
 	Concurrency int
@@ -68,6 +69,7 @@ type transit struct {
 	batch   int
 	conc    int
 	hmacURL string // path of the HMAC endpoint, relative to /v1/
+	timeout time.Duration
 }
 
 func newTransit(ctx context.Context, cfg VaultConfig, defaultKey string) (*transit, error) {
@@ -118,7 +120,10 @@ func newTransit(ctx context.Context, cfg VaultConfig, defaultKey string) (*trans
 	if t.client.Token() == "" {
 		return nil, sde.Errorf(sde.EINVALID, "No Vault token is configured.")
 	}
-	t.client.SetClientTimeout(cmp(cfg.Timeout, DefaultVaultTimeout))
+	// The client's own timeout cancels its context as soon as WriteRaw returns, before the
+	// body is read, which breaks large batch responses; so requests are bounded here instead.
+	t.timeout = cmp(cfg.Timeout, DefaultVaultTimeout)
+	t.client.SetClientTimeout(0)
 	switch {
 	case cfg.MaxRetries < 0:
 		t.client.SetMaxRetries(0)
@@ -147,7 +152,9 @@ func validPathSegment(s string) bool {
 
 // latestVersion reads the key's latest_version.
 func (t *transit) latestVersion(ctx context.Context) (int, error) {
-	s, err := t.client.Logical().ReadWithContext(ctx, t.mount+"/keys/"+t.key)
+	rctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	s, err := t.client.Logical().ReadWithContext(rctx, t.mount+"/keys/"+t.key)
 	if err != nil {
 		return 0, vaultError(ctx, err)
 	}
@@ -271,7 +278,9 @@ func (t *transit) hmacChunk(ctx context.Context, lo, hi int, input func(int, []b
 	if err != nil {
 		return sde.Wrap(err, sde.EINTERNAL, "Pseudonymisation failed.")
 	}
-	resp, err := t.client.Logical().WriteRawWithContext(ctx, t.hmacURL, body)
+	rctx, cancel := context.WithTimeout(ctx, t.timeout)
+	defer cancel()
+	resp, err := t.client.Logical().WriteRawWithContext(rctx, t.hmacURL, body)
 	if resp != nil {
 		defer resp.Body.Close()
 	}

@@ -153,9 +153,6 @@ func start(t testing.TB, bin string) (*Server, error) {
 		s.Stop()
 		return nil, fmt.Errorf("%w\nvault output:\n%s", err, s.log.String())
 	}
-	if m := regexp.MustCompile(`Unseal Key: (\S+)`).FindStringSubmatch(s.log.String()); m != nil {
-		s.unsealKey = m[1]
-	}
 	ctx := context.Background()
 	if err := s.client.Sys().MountWithContext(ctx, Mount, &vault.MountInput{Type: "transit"}); err != nil {
 		s.Stop()
@@ -251,14 +248,21 @@ func (s *Server) Seal() {
 // Unseal unseals Vault again with the dev server's unseal key.
 func (s *Server) Unseal() {
 	s.t.Helper()
-	if s.unsealKey == "" {
-		s.t.Fatal("vaulttest: unseal key not found in the dev server's output")
+	// The dev server prints the key after it starts answering, so look for it only now.
+	for deadline := time.Now().Add(5 * time.Second); s.unsealKey == ""; time.Sleep(20 * time.Millisecond) {
+		if m := unsealKeyRE.FindStringSubmatch(s.log.String()); m != nil {
+			s.unsealKey = m[1]
+		} else if time.Now().After(deadline) {
+			s.t.Fatal("vaulttest: unseal key not found in the dev server's output")
+		}
 	}
 	st, err := s.client.Sys().Unseal(s.unsealKey)
 	if err != nil || st.Sealed {
 		s.t.Fatalf("unsealing vault: %v", err)
 	}
 }
+
+var unsealKeyRE = regexp.MustCompile(`Unseal Key: (\S+)`)
 
 // Stop stops the server (idempotent), so tests can simulate Vault becoming unreachable.
 func (s *Server) Stop() {
