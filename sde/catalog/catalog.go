@@ -75,11 +75,14 @@ type StoredColumn struct {
 
 var versionDirRe = regexp.MustCompile(`^v(\d{6})$`)
 
-// Open opens (creating if needed) the catalogue under dataDir.
+// Open opens (creating if needed) the catalogue under dataDir. Locks and staging areas live in
+// fixed directories created here, so a failed ingest of a new dataset leaves no trace.
 func Open(dataDir string) (*Catalog, error) {
 	dir := filepath.Join(dataDir, "datasets")
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the data directory.")
+	for _, d := range []string{dir, filepath.Join(dir, ".locks"), filepath.Join(dir, ".staging")} {
+		if err := os.MkdirAll(d, 0o750); err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the data directory.")
+		}
 	}
 	return &Catalog{dir: dir}, nil
 }
@@ -168,11 +171,7 @@ func (c *Catalog) DataFile(name sde.DatasetName, version int) string {
 // lockDataset takes an exclusive lock on a dataset so two ingests never race for a version
 // number; it also removes staging directories an earlier crash left behind.
 func (c *Catalog) lockDataset(name sde.DatasetName) (unlock func(), err error) {
-	dir := filepath.Join(c.dir, string(name))
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the dataset directory.")
-	}
-	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(filepath.Join(c.dir, ".locks", string(name)), os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot lock the dataset.")
 	}
@@ -180,7 +179,7 @@ func (c *Catalog) lockDataset(name sde.DatasetName) (unlock func(), err error) {
 		f.Close()
 		return nil, sde.Wrap(err, sde.ECONFLICT, "Another ingest of %q is in progress; try again when it has finished.", name)
 	}
-	if stale, _ := filepath.Glob(filepath.Join(dir, ".staging-*")); len(stale) > 0 {
+	if stale, _ := filepath.Glob(filepath.Join(c.dir, ".staging", string(name)+"-*")); len(stale) > 0 {
 		for _, s := range stale {
 			os.RemoveAll(s)
 		}

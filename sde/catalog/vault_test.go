@@ -103,7 +103,7 @@ func TestIngestVaultFailsMidway(t *testing.T) {
 				t.Errorf("message leaks Vault's address or token: %q", msg)
 			}
 			if ps.calls < 2 {
-				t.Errorf("Vault failed before the ingest was under way (%d calls)", ps.calls)
+				t.Errorf("Vault failed before the ingest was under way (%d calls): %v", ps.calls, err)
 			}
 			if after := snapshot(t, data); after != before {
 				t.Errorf("data directory changed:\n%s\n---\n%s", before, after)
