@@ -133,7 +133,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 
 	p.printf("reading %s (%s, %s)", filepath.Base(o.Path), format, humanBytes(st.Size()))
 	t0 := time.Now()
-	if err := s.load(ctx, spec, o.Path, format); err != nil {
+	if err := p.during("reading", func() error { return s.load(ctx, spec, o.Path, format) }); err != nil {
 		return nil, err
 	}
 	var rowsIn int64
@@ -179,7 +179,17 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 
 	p.printf("validating, generalising and writing version %d", version)
 	t0 = time.Now()
-	counts, persons, reasons, sample, cols, err := s.write(ctx, spec, ref, filepath.Join(staging, "data.duckdb"))
+	var (
+		counts  RowCounts
+		persons int64
+		reasons []ReasonCount
+		sample  []QuarantinedRow
+		cols    []StoredColumn
+	)
+	err = p.during("writing", func() (err error) {
+		counts, persons, reasons, sample, cols, err = s.write(ctx, spec, ref, filepath.Join(staging, "data.duckdb"))
+		return err
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -832,6 +842,33 @@ func (p *progress) printf(format string, args ...any) {
 	if p.w != nil {
 		fmt.Fprintf(p.w, "ingest %s: %s\n", p.name, fmt.Sprintf(format, args...))
 	}
+}
+
+// heartbeat is how often a long phase says it is still working.
+var heartbeat = 5 * time.Second
+
+// during runs f, printing "still <what>" every heartbeat so a long phase never looks hung.
+func (p *progress) during(what string, f func() error) error {
+	if p.w == nil {
+		return f()
+	}
+	done := make(chan struct{})
+	go func() {
+		t0 := time.Now()
+		tick := time.NewTicker(heartbeat)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				p.printf("still %s (%s)", what, time.Since(t0).Round(time.Second))
+			}
+		}
+	}()
+	err := f()
+	close(done)
+	return err
 }
 
 func (p *progress) percent(what string, done, total int) {

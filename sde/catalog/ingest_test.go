@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -116,6 +117,11 @@ func TestIngestCSV(t *testing.T) {
 	for i := range wantQ {
 		if rep.Quarantined[i] != wantQ[i] {
 			t.Errorf("quarantined[%d] = %+v, want %+v", i, rep.Quarantined[i], wantQ[i])
+		}
+	}
+	for _, want := range []string{"reading patients.csv", "pseudonymising 4 distinct identifiers", "version 1 of gp_patients is ready"} {
+		if !strings.Contains(prog.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, prog.String())
 		}
 	}
 	if !strings.Contains(prog.String(), "version 1 of gp_patients is ready") {
@@ -426,5 +432,36 @@ func TestIngestRefusesOtherKeyVersion(t *testing.T) {
 	// The pinned original still works.
 	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "p.csv", testCSV), Pseudonymiser: k}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// syncWriter is a goroutine-safe buffer.
+type syncWriter struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.Write(p)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// TestProgressHeartbeat: a phase longer than the heartbeat says it is still working.
+func TestProgressHeartbeat(t *testing.T) {
+	old := heartbeat
+	heartbeat = 10 * time.Millisecond
+	defer func() { heartbeat = old }()
+	var w syncWriter
+	p := progress{w: &w, name: "x"}
+	p.during("reading", func() error { time.Sleep(50 * time.Millisecond); return nil })
+	if !strings.Contains(w.String(), "ingest x: still reading") {
+		t.Errorf("no heartbeat: %q", w.String())
 	}
 }
