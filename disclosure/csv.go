@@ -174,3 +174,34 @@ func parseCount(s string) (int64, error) {
 	}
 	return v, nil
 }
+
+// WriteCSV writes the released table as CSV: the header, then the values, with
+// suppressed and null cells empty.
+func (r *Result) WriteCSV(w io.Writer) error {
+	cw := csv.NewWriter(w)
+	if err := cw.Write(r.Decision.Columns); err != nil {
+		return err
+	}
+	rec := make([]string, len(r.Decision.Columns))
+	for _, row := range r.Values {
+		for j, v := range row {
+			switch v := v.(type) {
+			case nil:
+				rec[j] = ""
+			case string:
+				rec[j] = v
+			case int64:
+				rec[j] = strconv.FormatInt(v, 10)
+			case float64:
+				rec[j] = strconv.FormatFloat(v, 'g', -1, 64)
+			default:
+				rec[j] = fmt.Sprint(v)
+			}
+		}
+		if err := cw.Write(rec); err != nil {
+			return err
+		}
+	}
+	cw.Flush()
+	return cw.Error()
+}

@@ -267,9 +267,10 @@ func (s *system) protect(p int32) {
 			}
 		}
 		if !s.add(cand) {
-			// Everything around p is suppressed and the interval is still short:
-			// only margins released earlier can pin it. A checker must decide.
-			s.e.flag(int(p), s.j, "secondary", "the protection interval cannot be reached: margins released earlier bound this cell")
+			// Everything around p is suppressed and the interval is still short
+			// (margins released earlier pin it) or could not be computed. A checker
+			// must decide.
+			s.e.flag(int(p), s.j, "secondary", "protection could not be reached or verified with every related cell suppressed")
 			return
 		}
 	}
