@@ -260,7 +260,11 @@ func TestPolicyJSONAndStrictest(t *testing.T) {
 			t.Errorf("%s: got %v", bad, err)
 		}
 	}
-	a := policy(func(p *Policy) { p.Threshold = 8; p.Rounding = Rounding{Mode: RoundMidpoint6}; p.Refuse = []Aggregate{Min} })
+	a := policy(func(p *Policy) {
+		p.Threshold = 8
+		p.Rounding = Rounding{Mode: RoundMidpoint6}
+		p.Refuse = []Aggregate{Min}
+	})
 	c := policy(func(p *Policy) {
 		p.ZerosDisclosive, p.MaxRows, p.Totals, p.Differencing = true, 1000, TotalsRecomputed, ActionReview
 		p.Dominance = Dominance{N: 1, K: 0.8, P: 0.2}
