@@ -7,7 +7,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"os"
-	"path/filepath"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -20,9 +19,9 @@ import (
 // loadArrow copies an Arrow IPC file or stream into src. The registered view is copied into a
 // table at once and dropped: DuckDB's Arrow scan returns wrong data when it pushes projections
 // or filters into the view (DESIGN.md), and a full copy asks for neither.
-func (s *session) loadArrow(ctx context.Context, path string) error {
+func (s *session) loadArrow(ctx context.Context, path, name string) error {
 	bad := func(err error) error {
-		return sde.Wrap(err, sde.EINVALID, "The Arrow IPC file %q cannot be read: it is damaged, truncated or not Arrow IPC.", filepath.Base(path))
+		return sde.Wrap(err, sde.EINVALID, "The Arrow IPC file %q cannot be read: it is damaged, truncated or not Arrow IPC.", name)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -32,6 +32,9 @@ type IngestOptions struct {
 	Path string
 	// Format is "csv", "parquet" or "arrow"; empty means "from the file name's extension".
 	Format string
+	// SourceName is the name recorded in lineage and used in messages; default Path's base name.
+	// Uploads set it, since their Path is a memory file.
+	SourceName string
 	// Pseudonymiser turns NHS numbers into linkage pseudonyms; required when the spec has a person column.
 	Pseudonymiser crypto.Pseudonymiser
 	// ReferenceDate is the date age bands are computed at; zero means today.
@@ -89,19 +92,23 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 	if spec.Person.Column != "" && o.Pseudonymiser == nil {
 		return nil, sde.Errorf(sde.EINVALID, "Dataset %q has a person column but no pseudonymiser is configured.", spec.Name)
 	}
-	format, err := sourceFormat(o.Path, o.Format)
+	srcName := o.SourceName
+	if srcName == "" {
+		srcName = filepath.Base(o.Path)
+	}
+	format, err := sourceFormat(srcName, o.Format)
 	if err != nil {
 		return nil, err
 	}
 	st, err := os.Stat(o.Path)
 	if err != nil {
-		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(o.Path))
+		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", srcName)
 	}
 	if st.IsDir() {
-		return nil, sde.Errorf(sde.EINVALID, "The source %q is a directory, not a file.", filepath.Base(o.Path))
+		return nil, sde.Errorf(sde.EINVALID, "The source %q is a directory, not a file.", srcName)
 	}
 	if st.Size() == 0 {
-		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", filepath.Base(o.Path))
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", srcName)
 	}
 	ref := o.ReferenceDate
 	if ref.IsZero() {
@@ -131,9 +138,9 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 	}
 	defer s.close()
 
-	p.printf("reading %s (%s, %s)", filepath.Base(o.Path), format, humanBytes(st.Size()))
+	p.printf("reading %s (%s, %s)", srcName, format, humanBytes(st.Size()))
 	t0 := time.Now()
-	if err := p.during("reading", func() error { return s.load(ctx, spec, o.Path, format) }); err != nil {
+	if err := p.during("reading", func() error { return s.load(ctx, spec, o.Path, srcName, format) }); err != nil {
 		return nil, err
 	}
 	var rowsIn int64
@@ -141,7 +148,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, s.fail(err, "count source rows")
 	}
 	if rowsIn == 0 {
-		return nil, sde.Errorf(sde.EINVALID, "The source file %q has a header but no rows.", filepath.Base(o.Path))
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q has a header but no rows.", srcName)
 	}
 	p.printf("read %d rows in %s", rowsIn, time.Since(t0).Round(time.Millisecond))
 
@@ -155,7 +162,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 
 	h := <-hashc
 	if h.err != nil {
-		return nil, sde.Wrap(h.err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(o.Path))
+		return nil, sde.Wrap(h.err, sde.EINVALID, "Cannot read the source file %q.", srcName)
 	}
 
 	vs, err := c.Versions(spec.Name)
@@ -208,7 +215,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		Controller:  spec.Controller,
 		CreatedAt:   now().UTC().Truncate(time.Second),
 		CreatedBy:   o.CreatedBy,
-		Source:      SourceInfo{Name: filepath.Base(o.Path), Format: format, Bytes: h.n, SHA256: h.sum},
+		Source:      SourceInfo{Name: srcName, Format: format, Bytes: h.n, SHA256: h.sum},
 		SpecSHA256:  hex.EncodeToString(specSum[:]),
 		Key:         key,
 		ReferenceAt: ref.Format("2006-01-02"),
@@ -353,10 +360,10 @@ func (s *session) fail(err error, what string) error {
 }
 
 // load reads the source into the in-memory table src, every column as text, in file order.
-func (s *session) load(ctx context.Context, spec *Spec, path, format string) error {
+func (s *session) load(ctx context.Context, spec *Spec, path, name, format string) error {
 	switch format {
 	case "csv":
-		header, err := readCSVHeader(path)
+		header, err := readCSVHeader(path, name)
 		if err != nil {
 			return err
 		}
@@ -376,10 +383,10 @@ func (s *session) load(ctx context.Context, spec *Spec, path, format string) err
 			if oomRe.MatchString(err.Error()) {
 				return s.fail(err, "read the source")
 			}
-			return sde.Wrap(err, sde.EINVALID, "The Parquet file %q cannot be read: it is damaged, truncated or not Parquet.", filepath.Base(path))
+			return sde.Wrap(err, sde.EINVALID, "The Parquet file %q cannot be read: it is damaged, truncated or not Parquet.", name)
 		}
 	case "arrow":
-		if err := s.loadArrow(ctx, path); err != nil {
+		if err := s.loadArrow(ctx, path, name); err != nil {
 			return err
 		}
 	}
@@ -426,10 +433,10 @@ func csvError(err error, s *session) error {
 }
 
 // readCSVHeader returns the header row's column names.
-func readCSVHeader(path string) ([]string, error) {
+func readCSVHeader(path, name string) ([]string, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", filepath.Base(path))
+		return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the source file %q.", name)
 	}
 	defer f.Close()
 	br := bufio.NewReader(f)
@@ -440,9 +447,9 @@ func readCSVHeader(path string) ([]string, error) {
 	r.FieldsPerRecord = -1
 	header, err := r.Read()
 	if err == io.EOF {
-		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", filepath.Base(path))
+		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", name)
 	} else if err != nil {
-		return nil, sde.Wrap(err, sde.EINVALID, "The header row of %q cannot be parsed.", filepath.Base(path))
+		return nil, sde.Wrap(err, sde.EINVALID, "The header row of %q cannot be parsed.", name)
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
