@@ -154,7 +154,17 @@ func scan(r io.Reader, fn func(rec Record, line []byte) error) (*chain, error) {
 // a *VerifyError; a failure to read r as that error. A log cut at a record boundary verifies:
 // compare the head with one recorded elsewhere to detect that.
 func Verify(r io.Reader) (n int, head crypto.Hash, err error) {
-	c, err := scan(r, nil)
+	return Scan(r, nil)
+}
+
+// Scan is Verify that also hands each good record, in order, to fn (which may be nil); an
+// error from fn stops it and is returned.
+func Scan(r io.Reader, fn func(Record) error) (n int, head crypto.Hash, err error) {
+	var each func(Record, []byte) error
+	if fn != nil {
+		each = func(rec Record, _ []byte) error { return fn(rec) }
+	}
+	c, err := scan(r, each)
 	return c.n, c.head, err
 }
 
