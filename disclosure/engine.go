@@ -52,6 +52,15 @@ type Result struct {
 	Decision Decision
 	// Release is what to record in the ledger once the result is delivered.
 	Release Release
+
+	intervals map[[2]int][2]float64
+}
+
+// interval returns the last attacker interval the engine computed for a
+// primary cell (column j, row i), for tests.
+func (r *Result) interval(j, i int) ([2]float64, bool) {
+	iv, ok := r.intervals[[2]int{j, i}]
+	return iv, ok
 }
 
 // state codes of a cell during the run.
@@ -659,7 +668,7 @@ func (e *engine) result() (*Result, error) {
 	if len(d.Reasons) == 0 {
 		d.Reasons = nil
 	}
-	return &Result{Record: out, Status: status, Values: table, Decision: d, Release: e.release()}, nil
+	return &Result{Record: out, Status: status, Values: table, Decision: d, Release: e.release(), intervals: e.intervals}, nil
 }
 
 // dimValue returns a dimension cell as a Go value for the canonical table.
