@@ -94,6 +94,7 @@ type Agreement struct {
 	RevokedAt       *time.Time      `json:"revoked_at,omitempty"`
 	RevokedBy       UserID          `json:"revoked_by,omitempty"`
 	RevokeReason    string          `json:"revoke_reason,omitempty"`
+	State           string          `json:"state,omitempty"` // derived on read: see StateAt
 }
 
 // DatasetScope is a dataset and the columns of it an agreement or workspace covers.
@@ -151,6 +152,7 @@ type Workspace struct {
 	CreatedBy  UserID         `json:"created_by"`
 	CreatedAt  time.Time      `json:"created_at"`
 	ActivateAt *time.Time     `json:"activated_at,omitempty"`
+	ArchivedAt *time.Time     `json:"archived_at,omitempty"`
 }
 
 // Membership is a person's access to a workspace; it lapses unless a controller re-confirms it
@@ -161,6 +163,9 @@ type Membership struct {
 	AddedAt     time.Time `json:"added_at"`
 	ConfirmedAt time.Time `json:"confirmed_at"`
 	ConfirmedBy UserID    `json:"confirmed_by,omitempty"`
+	// ReviewDue is when the membership lapses unless re-confirmed; Lapsed is derived on read.
+	ReviewDue time.Time `json:"review_due"`
+	Lapsed    bool      `json:"lapsed"`
 }
 
 // Approval is one controller's decision on a workspace's use of one of their datasets.
@@ -171,4 +176,130 @@ type Approval struct {
 	Reason       string      `json:"reason,omitempty"`
 	By           UserID      `json:"by,omitempty"`
 	At           *time.Time  `json:"at,omitempty"`
+}
+
+// Agreement states, derived from signatures, expiry and revocation at the time of reading.
+const (
+	AgreementAwaitingSignatures = "awaiting_signatures"
+	AgreementInForce            = "in_force"
+	AgreementExpired            = "expired"
+	AgreementRevoked            = "revoked"
+)
+
+// StateAt returns the agreement's state at time now.
+func (a *Agreement) StateAt(now time.Time) string {
+	switch {
+	case a.RevokedAt != nil:
+		return AgreementRevoked
+	case !now.Before(a.Expiry):
+		return AgreementExpired
+	case a.InForce(now):
+		return AgreementInForce
+	}
+	return AgreementAwaitingSignatures
+}
+
+// Unsigned lists the parties that have not signed yet.
+func (a *Agreement) Unsigned() []OrgCode {
+	signed := map[OrgCode]bool{}
+	for _, s := range a.Signatures {
+		signed[s.Organisation] = true
+	}
+	var out []OrgCode
+	for _, p := range a.Parties {
+		if !signed[p] {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// Organisation is a body that controls data or employs the people who use it.
+type Organisation struct {
+	Code      OrgCode   `json:"code"` // e.g. "RVGPC"; matches the controller.code of dataset specs
+	Name      string    `json:"name"`
+	Kind      string    `json:"kind"` // icb, gp, acute, community, mental_health, local_authority, vcse, national
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// Person is someone who may sign in. Their roles for a request come from the identity provider's
+// token (Principal); the stored roles say which workspace roles they may be given.
+type Person struct {
+	ID           UserID    `json:"id"`
+	Name         string    `json:"name"`
+	Email        string    `json:"email,omitempty"`
+	Organisation OrgCode   `json:"organisation"`
+	Roles        []Role    `json:"roles"`
+	CreatedAt    time.Time `json:"created_at"`
+}
+
+// Dataset is a catalogue entry: a dataset an administrator registered, its controlling organisation
+// and the columns a workspace may ask for (the stored columns: person_id, generalised outputs, no
+// dropped identifiers).
+type Dataset struct {
+	Name         DatasetName     `json:"name"`
+	Title        string          `json:"title"`
+	Description  string          `json:"description,omitempty"`
+	Controller   OrgCode         `json:"controller"`
+	Columns      []string        `json:"columns"`
+	Spec         json.RawMessage `json:"spec"` // the sde/catalog spec it was registered with
+	RegisteredBy UserID          `json:"registered_by"`
+	RegisteredAt time.Time       `json:"registered_at"`
+}
+
+// Approval decisions.
+const (
+	DecisionPending   = "pending"
+	DecisionApproved  = "approved"
+	DecisionRefused   = "refused"
+	DecisionWithdrawn = "withdrawn"
+)
+
+// Decision is a controller's verdict on a workspace's use of their datasets.
+type Decision struct {
+	// Dataset is the dataset decided on; empty means every dataset of the workspace that the
+	// caller's organisation controls.
+	Dataset DatasetName `json:"dataset,omitempty"`
+	Verdict string      `json:"verdict"` // approved | refused | withdrawn
+	Reason  string      `json:"reason"`  // required to refuse or withdraw
+}
+
+// WorkspaceFilter narrows a workspace listing; zero fields match everything the caller may see.
+type WorkspaceFilter struct {
+	State     string      `json:"state,omitempty"`
+	Agreement AgreementID `json:"agreement,omitempty"`
+	Dataset   DatasetName `json:"dataset,omitempty"`
+	Member    UserID      `json:"member,omitempty"`
+}
+
+// WorkspaceEvent is one entry of a workspace's history: a request, a decision, a membership
+// change or a state transition with its reason.
+type WorkspaceEvent struct {
+	Seq       int64       `json:"seq"`
+	Workspace WorkspaceID `json:"workspace"`
+	At        time.Time   `json:"at"`
+	Kind      string      `json:"kind"`              // requested, decision, state, member_added, member_confirmed, member_removed, member_lapsed, archived
+	Actor     UserID      `json:"actor,omitempty"`   // empty for automatic transitions
+	Subject   string      `json:"subject,omitempty"` // the dataset or member concerned
+	From      string      `json:"from,omitempty"`
+	To        string      `json:"to,omitempty"`
+	Reason    string      `json:"reason,omitempty"`
+}
+
+// Release statuses.
+const (
+	ReleaseReleased = "released" // cells went to the requester
+	ReleaseReview   = "review"   // held for two output checkers
+	ReleaseRefused  = "refused"  // nothing released
+)
+
+// Release records one result that passed (or failed) disclosure control in a workspace.
+type Release struct {
+	ID        ReleaseID       `json:"id"`
+	Workspace WorkspaceID     `json:"workspace"`
+	QueryID   string          `json:"query_id,omitempty"`
+	User      UserID          `json:"user"`
+	Status    string          `json:"status"`
+	Decision  json.RawMessage `json:"decision,omitempty"` // the machine-readable disclosure decision record
+	CreatedAt time.Time       `json:"created_at"`
 }

@@ -1,0 +1,88 @@
+package sde
+
+import "context"
+
+// The control-plane services. Every method takes the caller from the context (PrincipalFrom) and
+// enforces who may do what itself, so no transport (REST, Flight SQL, CLI) can forget a rule.
+// Failures are *Error: EUNAUTHORIZED without a caller, EFORBIDDEN for a caller without the right,
+// EINVALID for bad input, ENOTFOUND for a missing (or invisible) target, ECONFLICT for a clash with
+// the current state. A refused change changes nothing. Package store implements them over SQLite.
+
+// OrganisationService holds the organisations that control data or employ users.
+type OrganisationService interface {
+	// Register adds an organisation; administrators only.
+	Register(ctx context.Context, o *Organisation) error
+	Get(ctx context.Context, code OrgCode) (*Organisation, error)
+	List(ctx context.Context) ([]*Organisation, error)
+}
+
+// PersonService holds the people who may be workspace members.
+type PersonService interface {
+	// Register adds a person; administrators only.
+	Register(ctx context.Context, p *Person) error
+	Get(ctx context.Context, id UserID) (*Person, error)
+	List(ctx context.Context) ([]*Person, error)
+}
+
+// DatasetService is the catalogue of registered datasets, readable by any signed-in user.
+type DatasetService interface {
+	// Register adds a dataset from its sde/catalog spec (d.Spec); administrators only. The
+	// controller and columns are taken from the spec.
+	Register(ctx context.Context, d *Dataset) error
+	Get(ctx context.Context, name DatasetName) (*Dataset, error)
+	List(ctx context.Context) ([]*Dataset, error)
+}
+
+// AgreementService holds data-sharing agreements. Agreements are readable by any signed-in user
+// (they are published on the transparency page); only controllers of a party change them.
+type AgreementService interface {
+	// Create records a new agreement, unsigned; the caller must be a controller of a party.
+	Create(ctx context.Context, a *Agreement) error
+	Get(ctx context.Context, id AgreementID) (*Agreement, error)
+	List(ctx context.Context) ([]*Agreement, error)
+	// Sign records the caller's organisation's signature.
+	Sign(ctx context.Context, id AgreementID) (*Agreement, error)
+	// Revoke ends the agreement for good; its workspaces are suspended.
+	Revoke(ctx context.Context, id AgreementID, reason string) (*Agreement, error)
+}
+
+// WorkspaceService runs the workspace lifecycle: requested → approved by the controller of every
+// dataset → active while the agreement is in force and the end date is ahead → suspended
+// automatically otherwise → archived. State is derived from its inputs on every read, so no
+// background job is needed for suspension; ApplyLifecycle records the transitions.
+type WorkspaceService interface {
+	// Request creates a workspace request; analysts only. The requester becomes an analyst member.
+	Request(ctx context.Context, ws *Workspace) error
+	// Get returns a workspace the caller may see: its requester, members, controllers of its
+	// datasets and output checkers.
+	Get(ctx context.Context, id WorkspaceID) (*Workspace, error)
+	List(ctx context.Context, f WorkspaceFilter) ([]*Workspace, error)
+	// History lists a workspace's events, oldest first.
+	History(ctx context.Context, id WorkspaceID) ([]*WorkspaceEvent, error)
+	// Decide approves, refuses or withdraws the caller's organisation's datasets.
+	Decide(ctx context.Context, id WorkspaceID, d Decision) (*Workspace, error)
+	// AddMember adds a member (analyst or planner); added by a controller of the workspace's
+	// datasets it is confirmed at once, added by the requester it waits for a controller.
+	AddMember(ctx context.Context, id WorkspaceID, user UserID, role Role) (*Workspace, error)
+	// ConfirmMember re-confirms a membership for another review period; controllers only.
+	ConfirmMember(ctx context.Context, id WorkspaceID, user UserID) (*Workspace, error)
+	RemoveMember(ctx context.Context, id WorkspaceID, user UserID) (*Workspace, error)
+	// Archive closes a workspace for good.
+	Archive(ctx context.Context, id WorkspaceID, reason string) (*Workspace, error)
+	// ApplyLifecycle persists the state transitions and membership lapses time has caused and
+	// returns them (for the audit log).
+	ApplyLifecycle(ctx context.Context) ([]*WorkspaceEvent, error)
+	// CanQuery reports whether the caller may run queries in the workspace now: an analyst
+	// member whose membership has not lapsed, of an active workspace whose agreement is in force.
+	CanQuery(ctx context.Context, id WorkspaceID) error
+	// CanView is CanQuery for any member role (planners viewing dashboards).
+	CanView(ctx context.Context, id WorkspaceID) error
+}
+
+// ReleaseService records the results that left a workspace.
+type ReleaseService interface {
+	// Record stores a release by the caller, who must be able to view the workspace now.
+	Record(ctx context.Context, r *Release) error
+	// List returns a workspace's releases, oldest first, to those who may see the workspace.
+	List(ctx context.Context, ws WorkspaceID) ([]*Release, error)
+}

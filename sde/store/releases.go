@@ -1,0 +1,92 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/opensde/sde/sde"
+)
+
+// ReleaseService implements sde.ReleaseService.
+type ReleaseService struct{ s *Store }
+
+var _ sde.ReleaseService = (*ReleaseService)(nil)
+
+// Record stores a release made by the caller. The access rule is checked again in the same
+// transaction, so a release is never recorded for a workspace that was suspended meanwhile.
+func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	switch r.Status {
+	case sde.ReleaseReleased, sde.ReleaseReview, sde.ReleaseRefused:
+	default:
+		return sde.Errorf(sde.EINVALID, "A release's status is released, review or refused.")
+	}
+	var decision any
+	if len(bytes.TrimSpace(r.Decision)) > 0 {
+		if !json.Valid(r.Decision) {
+			return sde.Errorf(sde.EINVALID, "The decision record is not valid JSON.")
+		}
+		decision = string(r.Decision)
+	}
+	if r.ID == "" {
+		r.ID = sde.ReleaseID(newID("rel-"))
+	}
+	now := rs.s.Now()
+	return rs.s.write(ctx, func(tx *sql.Tx) error {
+		rec, err := visible(ctx, tx, rs.s, p, r.Workspace)
+		if err != nil {
+			return err
+		}
+		if err := access(p, rec, now, ""); err != nil {
+			return err
+		}
+		if dup, err := exists(ctx, tx, "SELECT 1 FROM releases WHERE id = ?", r.ID); err != nil {
+			return err
+		} else if dup {
+			return sde.Errorf(sde.ECONFLICT, "Release %s is already recorded.", r.ID)
+		}
+		r.User, r.CreatedAt = p.User, now
+		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now))
+		return err
+	})
+}
+
+// List returns a workspace's releases, oldest first, to those who may see the workspace.
+func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.Release, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*sde.Release
+	err = rs.s.read(ctx, func(tx *sql.Tx) error {
+		if _, err := visible(ctx, tx, rs.s, p, ws); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id, query_id, user_id, status, decision, created_at FROM releases WHERE workspace_id = ? ORDER BY created_at, id", ws)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			r := &sde.Release{Workspace: ws}
+			var decision sql.NullString
+			var at string
+			if err := rows.Scan(&r.ID, &r.QueryID, &r.User, &r.Status, &decision, &at); err != nil {
+				return err
+			}
+			if decision.Valid {
+				r.Decision = json.RawMessage(decision.String)
+			}
+			r.CreatedAt = parseTS(at)
+			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
