@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
@@ -23,8 +24,16 @@ type Config struct {
 	Pseudonyms PseudonymConfig `json:"pseudonyms"`
 	// Ingest bounds each ingest's resources.
 	Ingest IngestConfig `json:"ingest"`
+	// MembershipReviewDays is how often a controller must re-confirm each workspace membership
+	// before it lapses (default 90).
+	MembershipReviewDays int `json:"membership_review_days,omitempty"`
 	// Dev configures the embedded demo started by serve --dev.
 	Dev DevConfig `json:"dev"`
+}
+
+// ReviewPeriod is MembershipReviewDays as a duration.
+func (c Config) ReviewPeriod() time.Duration {
+	return time.Duration(c.MembershipReviewDays) * 24 * time.Hour
 }
 
 // PseudonymConfig selects the pseudonymiser.
@@ -64,11 +73,12 @@ const DefaultDevSeed = 20261123
 // DefaultConfig is the embedded default.
 func DefaultConfig() Config {
 	return Config{
-		Addr:       "127.0.0.1:8080",
-		DataDir:    "sde-data",
-		Pseudonyms: PseudonymConfig{Backend: "local"},
-		Ingest:     IngestConfig{MemoryLimit: "8GB"},
-		Dev:        DevConfig{Seed: DefaultDevSeed, People: 10000},
+		Addr:                 "127.0.0.1:8080",
+		DataDir:              "sde-data",
+		Pseudonyms:           PseudonymConfig{Backend: "local"},
+		Ingest:               IngestConfig{MemoryLimit: "8GB"},
+		MembershipReviewDays: 90,
+		Dev:                  DevConfig{Seed: DefaultDevSeed, People: 10000},
 	}
 }
 

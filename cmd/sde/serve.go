@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -10,8 +11,10 @@ import (
 	"time"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/httpapi"
+	"github.com/opensde/sde/sde/store"
 	"github.com/opensde/sde/sde/synth"
 )
 
@@ -26,6 +29,8 @@ type Main struct {
 	Logger *slog.Logger
 
 	Catalog *catalog.Catalog
+	Store   *store.Store
+	Audit   *audit.Log
 	HTTP    *httpapi.Server
 }
 
@@ -73,7 +78,30 @@ func (m *Main) Run(ctx context.Context) error {
 		return err
 	}
 	m.Catalog = cat
-	m.HTTP = httpapi.New(cat, m.Logger)
+	if m.Store, err = store.Open(ctx, m.Config.DataDir, store.Options{ReviewPeriod: m.Config.ReviewPeriod()}); err != nil {
+		return err
+	}
+	if m.Audit, err = audit.Open(audit.Path(m.Config.DataDir), audit.Options{}); err != nil {
+		return err
+	}
+	ps, err := m.Config.Pseudonymiser(ctx)
+	if err != nil {
+		return err
+	}
+	m.HTTP = httpapi.New(&httpapi.Server{
+		Catalog:           cat,
+		Pseudonymiser:     ps,
+		Organisations:     m.Store.Organisations,
+		People:            m.Store.People,
+		Datasets:          m.Store.Datasets,
+		Agreements:        m.Store.Agreements,
+		Workspaces:        m.Store.Workspaces,
+		Audit:             m.Audit,
+		AuditPath:         audit.Path(m.Config.DataDir),
+		IngestMemoryLimit: m.Config.Ingest.MemoryLimit,
+		IngestThreads:     m.Config.Ingest.Threads,
+		Logger:            m.Logger,
+	})
 	if err := m.HTTP.Listen(m.Config.Addr); err != nil {
 		return err
 	}
@@ -88,18 +116,32 @@ func (m *Main) Run(ctx context.Context) error {
 	return nil
 }
 
-// Close stops the service.
+// Close stops the service: first the listener, so no request meets a closed store or log.
 func (m *Main) Close() error {
+	var errs []error
 	if m.HTTP != nil {
-		return m.HTTP.Close()
+		errs = append(errs, m.HTTP.Close())
 	}
-	return nil
+	if m.Store != nil {
+		errs = append(errs, m.Store.Close())
+	}
+	if m.Audit != nil {
+		errs = append(errs, m.Audit.Close())
+	}
+	return errors.Join(errs...)
 }
 
 // devSetup generates the synthetic sources and ingests any that the catalogue lacks. The CSVs
 // (which hold synthetic NHS numbers) go to a temporary directory outside the data directory and
 // are deleted afterwards, so the data directory never holds a raw identifier.
 func (m *Main) devSetup(ctx context.Context) error {
+	var specs [][]byte
+	for _, sf := range synth.Specs() {
+		specs = append(specs, sf.JSON)
+	}
+	if err := store.DevSeed(ctx, m.Store, specs...); err != nil {
+		return err
+	}
 	var missing []synth.SpecFile
 	for _, sf := range synth.Specs() {
 		if vs, err := m.Catalog.Versions(sde.DatasetName(sf.Name)); err != nil {
@@ -111,10 +153,6 @@ func (m *Main) devSetup(ctx context.Context) error {
 	if len(missing) == 0 {
 		fmt.Fprintf(m.Stdout, "sde: demo data already ingested\n")
 		return nil
-	}
-	ps, err := m.Config.Pseudonymiser(ctx)
-	if err != nil {
-		return err
 	}
 	tmp, err := os.MkdirTemp("", "sde-synth-")
 	if err != nil {
@@ -133,7 +171,7 @@ func (m *Main) devSetup(ctx context.Context) error {
 			return err
 		}
 		rep, err := m.Catalog.Ingest(ctx, catalog.IngestOptions{
-			Spec: spec, Path: tmp + "/" + sf.File, Pseudonymiser: ps,
+			Spec: spec, Path: tmp + "/" + sf.File, Pseudonymiser: m.HTTP.Pseudonymiser,
 			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads, CreatedBy: "serve --dev",
 		})
 		if err != nil {

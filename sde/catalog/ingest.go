@@ -683,9 +683,11 @@ func (s *session) writeLineage(ctx context.Context, file string, lineage []byte)
 	return nil
 }
 
-// buildProjection returns the stored columns' SELECT expressions over src, the per-row
-// quarantine reason expressions (each NULL when the row is fine) and the stored schema.
+// buildProjection returns the stored columns' SELECT expressions over src, in the order of
+// spec.StoredColumns, and the per-row quarantine reason expressions (each NULL when the row is
+// fine).
 func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols []StoredColumn) {
+	cols = spec.StoredColumns()
 	dropped := map[string]bool{}
 	for _, d := range spec.Drop {
 		dropped[d] = true
@@ -697,7 +699,6 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 	refLit := "DATE '" + ref.Format("2006-01-02") + "'"
 	if pc := spec.Person.Column; pc != "" {
 		exprs = append(exprs, "idmap.person_id AS person_id")
-		cols = append(cols, StoredColumn{Name: "person_id", Type: "VARCHAR", Description: "Linkage pseudonym of the person (keyed hash of the NHS number); NULL when the source row had none."})
 		present := present("src." + ident(pc))
 		reasons = append(reasons, "CASE WHEN "+present+" AND idmap.person_id IS NULL THEN "+sqlString(pc+": not a valid NHS number")+" END")
 		if spec.Person.Required {
@@ -732,16 +733,14 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 		g, ok := gen[c.Name]
 		if !ok {
 			exprs = append(exprs, typed+" AS "+ident(c.Name))
-			cols = append(cols, StoredColumn{Name: c.Name, Type: c.Type, Description: c.Description})
 			continue
 		}
-		out := g.OutputName()
-		var e, t, d string
+		var e string
 		switch g.Method {
 		case "month":
-			e, t, d = "date_trunc('month', "+typed+")::DATE", "DATE", " Generalised to the first day of the month."
+			e = "date_trunc('month', " + typed + ")::DATE"
 		case "year":
-			e, t, d = "date_trunc('year', "+typed+")::DATE", "DATE", " Generalised to the first day of the year."
+			e = "date_trunc('year', " + typed + ")::DATE"
 		case "age_band_5", "age_band_10":
 			w := 5
 			if g.Method == "age_band_10" {
@@ -749,22 +748,19 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 			}
 			age := fmt.Sprintf("(year(%[2]s) - year(%[1]s) - CASE WHEN month(%[2]s) * 100 + day(%[2]s) < month(%[1]s) * 100 + day(%[1]s) THEN 1 ELSE 0 END)", typed, refLit)
 			e = fmt.Sprintf("CASE WHEN %[1]s IS NULL OR %[1]s < 0 THEN NULL WHEN %[1]s >= 90 THEN '90+' ELSE (%[1]s // %[2]d * %[2]d)::VARCHAR || '-' || (%[1]s // %[2]d * %[2]d + %[3]d)::VARCHAR END", age, w, w-1)
-			t, d = "VARCHAR", fmt.Sprintf(" Generalised to a %d-year age band on %s.", w, ref.Format("2006-01-02"))
 			reasons = append(reasons, "CASE WHEN "+typed+" > "+refLit+" THEN "+sqlString(c.Name+": after the reference date")+" END")
 		case "district", "sector":
 			pc := "upper(replace(" + raw + ", ' ', ''))"
 			re := `'^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$'`
 			if g.Method == "district" {
-				e, d = "regexp_extract("+pc+", "+re+", 1)", " Generalised to the postcode district."
+				e = "regexp_extract(" + pc + ", " + re + ", 1)"
 			} else {
-				e, d = "regexp_extract("+pc+", "+re+", 1) || ' ' || regexp_extract("+pc+", "+re+", 2)", " Generalised to the postcode sector."
+				e = "regexp_extract(" + pc + ", " + re + ", 1) || ' ' || regexp_extract(" + pc + ", " + re + ", 2)"
 			}
 			e = "nullif(" + e + ", '')"
-			t = "VARCHAR"
 			reasons = append(reasons, "CASE WHEN "+present+" AND NOT regexp_full_match("+pc+", "+re+") THEN "+sqlString(c.Name+": not a valid UK postcode")+" END")
 		}
-		exprs = append(exprs, e+" AS "+ident(out))
-		cols = append(cols, StoredColumn{Name: out, Type: t, Description: strings.TrimSpace(c.Description + d)})
+		exprs = append(exprs, e+" AS "+ident(g.OutputName()))
 	}
 	if len(reasons) == 0 {
 		reasons = append(reasons, "NULL")

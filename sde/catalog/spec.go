@@ -240,3 +240,42 @@ func (s *Spec) Column(name string) *Column {
 	}
 	return nil
 }
+
+// StoredColumns lists the columns a dataset ingested under this spec has, in order: person_id
+// for the person column, each generalised column under its output name and type, and dropped
+// identifiers left out. These are the columns agreements and workspaces may name.
+func (s *Spec) StoredColumns() []StoredColumn {
+	gen := map[string]Generalisation{}
+	for _, g := range s.Generalise {
+		gen[g.Column] = g
+	}
+	var cols []StoredColumn
+	if s.Person.Column != "" {
+		cols = append(cols, StoredColumn{Name: "person_id", Type: "VARCHAR", Description: "Linkage pseudonym of the person (keyed hash of the NHS number); NULL when the source row had none."})
+	}
+	for _, c := range s.Columns {
+		if c.Name == s.Person.Column || slices.Contains(s.Drop, c.Name) {
+			continue
+		}
+		g, ok := gen[c.Name]
+		if !ok {
+			cols = append(cols, StoredColumn{Name: c.Name, Type: c.Type, Description: c.Description})
+			continue
+		}
+		t, d := "VARCHAR", ""
+		switch g.Method {
+		case "month":
+			t, d = "DATE", "Generalised to the first day of the month."
+		case "year":
+			t, d = "DATE", "Generalised to the first day of the year."
+		case "age_band_5", "age_band_10":
+			d = "Generalised to an age band (" + strings.TrimPrefix(g.Method, "age_band_") + " years) on the reference date in the lineage."
+		case "district":
+			d = "Generalised to the postcode district."
+		case "sector":
+			d = "Generalised to the postcode sector."
+		}
+		cols = append(cols, StoredColumn{Name: g.OutputName(), Type: t, Description: strings.TrimSpace(c.Description + " " + d)})
+	}
+	return cols
+}

@@ -12,32 +12,72 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/catalog"
 )
 
-// Server is the HTTP face of the SDE.
+// Server is the HTTP face of the SDE. Fields are its dependencies; set them, then call New.
 type Server struct {
-	Catalog *catalog.Catalog
-	Logger  *slog.Logger
+	Catalog       *catalog.Catalog
+	Pseudonymiser crypto.Pseudonymiser
+	Organisations sde.OrganisationService
+	People        sde.PersonService
+	Datasets      sde.DatasetService
+	Agreements    sde.AgreementService
+	Workspaces    sde.WorkspaceService
+	// Audit records every API request before its response is sent; nil only in unit tests.
+	Audit Auditor
+	// AuditPath is the audit log file, for export.
+	AuditPath string
+	// Authenticate puts the caller's principal in the request context (bearer token or session
+	// cookie) and answers 401 itself for bad credentials; nil means nobody is ever signed in.
+	Authenticate func(http.Handler) http.Handler
+	// Mount adds routes of other packages (the OIDC dev issuer, the login flow).
+	Mount func(mux *http.ServeMux)
+	// Ingest bounds uploads: memory limit and threads of each ingest, largest upload in bytes.
+	IngestMemoryLimit string
+	IngestThreads     int
+	MaxUpload         int64
+	Logger            *slog.Logger
 
-	ready atomic.Bool
-	srv   *http.Server
-	ln    net.Listener
-	mux   *http.ServeMux
+	ready   atomic.Bool
+	srv     *http.Server
+	ln      net.Listener
+	mux     *http.ServeMux
+	authed  http.Handler
+	ingests ingestJobs
 }
 
-// New returns a server with its routes; call Listen, then SetReady once start-up work is done.
-func New(cat *catalog.Catalog, logger *slog.Logger) *Server {
-	if logger == nil {
-		logger = slog.Default()
+// Auditor appends audit records; *audit.Log implements it.
+type Auditor interface {
+	Append(ctx context.Context, ev audit.Event) (audit.Record, error)
+}
+
+// New wires the routes; call Listen, then SetReady once start-up work is done.
+func New(s *Server) *Server {
+	if s.Logger == nil {
+		s.Logger = slog.Default()
 	}
-	s := &Server{Catalog: cat, Logger: logger, mux: http.NewServeMux()}
-	s.mux.HandleFunc("GET /healthz", s.handle(s.healthz))
+	if s.MaxUpload == 0 {
+		s.MaxUpload = 8 << 30
+	}
+	s.mux = http.NewServeMux()
+	for _, rt := range s.routes() {
+		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.wrap(rt))
+	}
+	if s.Mount != nil {
+		s.Mount(s.mux)
+	}
+	s.authed = s.mux
+	if s.Authenticate != nil {
+		s.authed = s.Authenticate(s.mux)
+	}
 	s.srv = &http.Server{
-		Handler:           s.mux,
+		Handler:           s,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+		ErrorLog:          slog.NewLogLogger(s.Logger.Handler(), slog.LevelWarn),
 	}
 	return s
 }
@@ -65,10 +105,12 @@ func (s *Server) Addr() string {
 // SetReady marks start-up complete.
 func (s *Server) SetReady() { s.ready.Store(true) }
 
-// Close stops the server, letting in-flight requests finish for a few seconds.
+// Close stops the server, letting in-flight requests finish for a few seconds, and cancels
+// running ingests (which then leave no version behind).
 func (s *Server) Close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
+	s.ingests.stop()
 	return s.srv.Shutdown(ctx)
 }
 
@@ -77,15 +119,6 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 		return sde.Errorf(sde.EUNAVAILABLE, "Starting up.")
 	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// handle adapts a handler that returns an error.
-func (s *Server) handle(h func(http.ResponseWriter, *http.Request) error) http.HandlerFunc {
-	return func(w http.ResponseWriter, r *http.Request) {
-		if err := h(w, r); err != nil {
-			s.Error(w, r, err)
-		}
-	}
 }
 
 // Error writes {"error": {"code", "message"}} with the code's status; internal causes are logged,
