@@ -17,7 +17,6 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,22 +40,15 @@ func newEnv(t *testing.T, cfg Config) *env {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(sde.PrincipalFrom(r.Context()))
 	})
-	var wrapped atomic.Pointer[http.Handler]
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := wrapped.Load(); h != nil {
-			(*h).ServeHTTP(w, r)
-			return
-		}
-		mux.ServeHTTP(w, r)
-	}))
+	// The order serve uses: mount and wrap, listen, then start.
+	svc := New()
+	svc.Mount(mux)
+	srv := httptest.NewServer(svc.Middleware(mux))
 	t.Cleanup(srv.Close)
 	data := t.TempDir()
-	svc, err := Start(context.Background(), mux, Options{Config: cfg, DataDir: data, Dev: true, Addr: srv.Listener.Addr().String(), Logger: quietLogger()})
-	if err != nil {
+	if err := svc.Start(context.Background(), Options{Config: cfg, DataDir: data, Dev: true, Addr: srv.Listener.Addr().String(), Logger: quietLogger()}); err != nil {
 		t.Fatalf("start: %v", err)
 	}
-	h := svc.Middleware()(mux)
-	wrapped.Store(&h)
 	return &env{srv: srv, svc: svc, data: data}
 }
 
@@ -452,5 +444,78 @@ func TestDurationJSON(t *testing.T) {
 	}
 	if err := json.Unmarshal([]byte(`{"session_ttl":"soon"}`), &c); err == nil {
 		t.Error("bad duration accepted")
+	}
+}
+
+func TestServiceBeforeStart(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	svc := New()
+	svc.Mount(mux)
+	srv := httptest.NewServer(svc.Middleware(mux))
+	defer srv.Close()
+	for _, tt := range []struct {
+		path, auth string
+		want       int
+	}{
+		{"/whoami", "", 200},
+		{"/whoami", "Bearer x.y.z", 503},
+		{LoginPath, "", 503},
+		{DevIssuerPath + "/.well-known/openid-configuration", "", 503},
+	} {
+		req, _ := http.NewRequest("GET", srv.URL+tt.path, nil)
+		if tt.auth != "" {
+			req.Header.Set("Authorization", tt.auth)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s %q: %d, want %d", tt.path, tt.auth, resp.StatusCode, tt.want)
+		}
+	}
+}
+
+func TestServiceExternalIssuer(t *testing.T) {
+	// Another server's dev issuer stands in for an external identity provider.
+	idp := newEnv(t, Config{})
+	mux := http.NewServeMux()
+	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(sde.PrincipalFrom(r.Context()))
+	})
+	svc := New()
+	svc.Mount(mux)
+	srv := httptest.NewServer(svc.Middleware(mux))
+	defer srv.Close()
+	o := Options{Config: Config{Issuer: idp.svc.Dev.Issuer(), Audience: DevClientID}, DataDir: t.TempDir(), Logger: quietLogger()}
+	if err := svc.Start(context.Background(), o); sde.ErrorCode(err) != sde.EINVALID || !strings.Contains(sde.ErrorMessage(err), "redirect_url") {
+		t.Fatalf("without a redirect URL: %v", err)
+	}
+	o.Config.RedirectURL = srv.URL + CallbackPath
+	if err := svc.Start(context.Background(), o); err != nil {
+		t.Fatal(err)
+	}
+	if svc.Dev != nil {
+		t.Error("a dev issuer runs outside --dev")
+	}
+	tok, _ := idp.svc.Dev.Token("checker2", 0)
+	req, _ := http.NewRequest("GET", srv.URL+"/whoami", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if !strings.Contains(string(b), `"user":"checker2"`) {
+		t.Errorf("whoami = %d %s", resp.StatusCode, b)
+	}
+	// Without --dev there is no issuer at /oidc.
+	resp, _ = http.Get(srv.URL + DevIssuerPath + "/.well-known/openid-configuration")
+	resp.Body.Close()
+	if resp.StatusCode != 404 {
+		t.Errorf("/oidc without --dev: %d", resp.StatusCode)
 	}
 }
