@@ -68,7 +68,7 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 		if _, err := visible(ctx, tx, rs.s, p, ws); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id, query_id, user_id, status, decision, created_at FROM releases WHERE workspace_id = ? ORDER BY created_at, id", ws)
+		rows, err := tx.QueryContext(ctx, "SELECT id, query_id, user_id, status, decision, created_at FROM releases WHERE workspace_id = ? ORDER BY created_at, rowid", ws)
 		if err != nil {
 			return err
 		}
