@@ -1,5 +1,13 @@
 // Package store is the control-plane store: organisations, people, datasets, agreements,
 // workspaces, memberships, approvals and releases in one SQLite file, with the governance rules.
+//
+// SQLite rather than DuckDB because this is small, row-at-a-time, transactional state with many
+// short writers (sign, approve, confirm) and readers on every request: SQLite's WAL gives readers
+// a snapshot while one writer commits, BEGIN IMMEDIATE serialises writers across processes,
+// synchronous=FULL makes each commit durable, and foreign keys and CHECK constraints back the
+// rules up. DuckDB is built for analytical scans and holds one writer per file per process.
+// modernc.org/sqlite is pure Go, so the store adds no C dependency. The services sit behind the
+// interfaces in package sde so a PostgreSQL implementation can follow for multi-node deployments.
 package store
 
 import (
@@ -105,7 +113,6 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot open the control-plane store.")
 	}
 	s.w.SetMaxOpenConns(1)
-	s.w.SetConnMaxIdleTime(0)
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		return nil, err
