@@ -11,6 +11,7 @@ import (
 
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/auth"
 )
 
 // Config is the service's one configuration: read from a JSON file (--config), then flags
@@ -20,6 +21,9 @@ type Config struct {
 	Addr string `json:"addr"`
 	// DataDir holds datasets, workspace databases, the control-plane store and the audit log.
 	DataDir string `json:"data_dir"`
+	// Auth says which OpenID Provider to trust; serve --dev runs its own and uses only the
+	// claim names and cookie settings from here.
+	Auth auth.Config `json:"auth"`
 	// Pseudonyms chooses where the linkage key lives.
 	Pseudonyms PseudonymConfig `json:"pseudonyms"`
 	// Ingest bounds each ingest's resources.

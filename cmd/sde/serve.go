@@ -12,6 +12,7 @@ import (
 
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/audit"
+	"github.com/opensde/sde/sde/auth"
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/httpapi"
 	"github.com/opensde/sde/sde/store"
@@ -31,6 +32,7 @@ type Main struct {
 	Catalog *catalog.Catalog
 	Store   *store.Store
 	Audit   *audit.Log
+	Auth    *auth.Service
 	HTTP    *httpapi.Server
 }
 
@@ -88,7 +90,10 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	m.Auth = auth.New()
 	m.HTTP = httpapi.New(&httpapi.Server{
+		Authenticate:      m.Auth.Middleware,
+		Mount:             m.Auth.Mount,
 		Catalog:           cat,
 		Pseudonymiser:     ps,
 		Organisations:     m.Store.Organisations,
@@ -103,6 +108,11 @@ func (m *Main) Run(ctx context.Context) error {
 		Logger:            m.Logger,
 	})
 	if err := m.HTTP.Listen(m.Config.Addr); err != nil {
+		return err
+	}
+	// The dev issuer needs the bound port, so identity starts after Listen; until then signed
+	// requests get 503.
+	if err := m.Auth.Start(ctx, auth.Options{Config: m.Config.Auth, DataDir: m.Config.DataDir, Dev: m.Dev, Addr: m.HTTP.Addr(), Logger: m.Logger}); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "sde: listening on http://%s (data in %s)\n", m.HTTP.Addr(), m.Config.DataDir)
