@@ -228,26 +228,12 @@ type DatasetService struct{ s *Store }
 
 var _ sde.DatasetService = (*DatasetService)(nil)
 
-// StoredColumns lists the columns a dataset ingested under spec has, in order: person_id for
-// the person column, each generalised column under its output name, dropped identifiers left out.
-// These are the columns agreements and workspaces may name.
+// StoredColumns lists the names of the columns a dataset ingested under spec has (see
+// catalog.Spec.StoredColumns): the columns agreements and workspaces may name.
 func StoredColumns(spec *catalog.Spec) []string {
 	var cols []string
-	if spec.Person.Column != "" {
-		cols = append(cols, "person_id")
-	}
-	gen := map[string]string{}
-	for _, g := range spec.Generalise {
-		gen[g.Column] = g.OutputName()
-	}
-	for _, c := range spec.Columns {
-		switch {
-		case c.Name == spec.Person.Column, slices.Contains(spec.Drop, c.Name):
-		case gen[c.Name] != "":
-			cols = append(cols, gen[c.Name])
-		default:
-			cols = append(cols, c.Name)
-		}
+	for _, c := range spec.StoredColumns() {
+		cols = append(cols, c.Name)
 	}
 	return cols
 }
