@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"sync"
 	"time"
 
 	"github.com/opensde/sde/sde"
@@ -33,7 +34,10 @@ type Main struct {
 	Store   *store.Store
 	Audit   *audit.Log
 	Auth    *auth.Service
-	HTTP    *httpapi.Server
+
+	stop chan struct{} // ends background loops
+	wg   sync.WaitGroup
+	HTTP *httpapi.Server
 }
 
 // NewMain returns a Main with the embedded defaults.
@@ -121,13 +125,58 @@ func (m *Main) Run(ctx context.Context) error {
 			return err
 		}
 	}
+	if err := m.applyLifecycle(ctx); err != nil {
+		return err
+	}
+	m.stop = make(chan struct{})
+	m.wg.Add(1)
+	go m.lifecycleLoop(time.Minute)
 	m.HTTP.SetReady()
 	fmt.Fprintf(m.Stdout, "sde: ready — GET http://%s/healthz\n", m.HTTP.Addr())
 	return nil
 }
 
+// applyLifecycle records the workspace transitions time has caused (agreement expiry, end
+// dates, lapsed memberships) and writes each to the audit log. Reads are right without it; this
+// puts the transitions on the record promptly.
+func (m *Main) applyLifecycle(ctx context.Context) error {
+	evs, err := m.Store.Workspaces.ApplyLifecycle(ctx)
+	if err != nil {
+		return err
+	}
+	for _, e := range evs {
+		ev := audit.Event{Action: "workspace.lifecycle", Outcome: audit.OutcomeOK, Workspace: e.Workspace, Target: e.Subject,
+			Details: map[string]any{"kind": e.Kind, "from": e.From, "to": e.To, "reason": e.Reason}}
+		if _, err := m.Audit.Append(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *Main) lifecycleLoop(every time.Duration) {
+	defer m.wg.Done()
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			if err := m.applyLifecycle(context.Background()); err != nil {
+				m.Logger.Error("workspace lifecycle", "err", err)
+			}
+		}
+	}
+}
+
 // Close stops the service: first the listener, so no request meets a closed store or log.
 func (m *Main) Close() error {
+	if m.stop != nil {
+		close(m.stop)
+		m.wg.Wait()
+		m.stop = nil
+	}
 	var errs []error
 	if m.HTTP != nil {
 		errs = append(errs, m.HTTP.Close())

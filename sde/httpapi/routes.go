@@ -207,3 +207,17 @@ func (b *bufferedWriter) flush(w http.ResponseWriter) {
 	w.WriteHeader(b.status)
 	w.Write(b.body.Bytes())
 }
+
+// Routes lists every endpoint as "METHOD pattern" (public ones marked " public"), so tests
+// outside this package can check they cover them all.
+func Routes() []string {
+	var out []string
+	for _, rt := range (&Server{}).routes() {
+		r := rt.Method + " " + rt.Pattern
+		if rt.Public {
+			r += " public"
+		}
+		out = append(out, r)
+	}
+	return out
+}
