@@ -83,7 +83,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/me", allowed: all},
 		{method: "GET", path: "/api/v1/organisations", allowed: all},
 		{method: "POST", path: "/api/v1/organisations", allowed: []string{"admin"},
-			body: func(string) any { return map[string]any{"code": uniq("TST"), "name": "Test organisation", "kind": "vcse"} }},
+			body: func(string) any {
+				return map[string]any{"code": uniq("TST"), "name": "Test organisation", "kind": "vcse"}
+			}},
 		{method: "GET", path: "/api/v1/people", allowed: all},
 		{method: "POST", path: "/api/v1/people", allowed: []string{"admin"},
 			body: func(string) any {
@@ -113,7 +115,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			body: func(string) any { return map[string]any{"user": "planner1", "role": "planner"} }},
 		{method: "POST", path: "/api/v1/workspaces/mut/members/analyst1/confirm", allowed: []string{"controller-gp"}},
 		{method: "DELETE", path: "/api/v1/workspaces/mut/members/planner1", allowed: []string{"analyst1", "controller-gp", "planner1"},
-			before: func() { as("controller-gp").do("POST", "/api/v1/workspaces/mut/members", map[string]any{"user": "planner1", "role": "planner"}, "") }},
+			before: func() {
+				as("controller-gp").do("POST", "/api/v1/workspaces/mut/members", map[string]any{"user": "planner1", "role": "planner"}, "")
+			}},
 		{method: "GET", path: "/api/v1/audit", allowed: []string{"admin"}},
 		// Last: archiving ends the fixture workspace.
 		{method: "POST", path: "/api/v1/workspaces/mut/archive", allowed: []string{"analyst1", "controller-gp"},
