@@ -174,3 +174,100 @@ func TestAPIGovernanceFlow(t *testing.T) {
 		t.Errorf("audit verify: %d records, %v", n, verr)
 	}
 }
+
+// TestAPIBadInputChangesNothing: each bad request gets a clear 4xx and leaves the agreements
+// and workspaces exactly as they were.
+func TestAPIBadInputChangesNothing(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	as := func(u string) *client { return newClient(t, m, u) }
+	future := func(days int) string { return time.Now().AddDate(0, 0, days).UTC().Format(time.RFC3339) }
+	agreement := func(edit func(map[string]any)) map[string]any {
+		a := map[string]any{
+			"title": "Bad input", "lawful_basis_art6": "6(1)(e) public task", "condition_art9": "9(2)(h) health or social care",
+			"purpose_category": "planning", "purpose": "Test.", "parties": []string{"RVGPC", "RVLA"},
+			"datasets":         []map[string]any{{"dataset": "patients"}, {"dataset": "social_care"}},
+			"escalation_route": "IG group", "review_date": future(100), "expiry": future(400),
+		}
+		if edit != nil {
+			edit(a)
+		}
+		return a
+	}
+	workspace := func(edit func(map[string]any)) map[string]any {
+		w := map[string]any{"id": "bad", "name": "bad", "purpose": "Test.", "agreement": "demo-planning",
+			"datasets": []map[string]any{{"dataset": "patients"}}, "end_date": future(100)}
+		if edit != nil {
+			edit(w)
+		}
+		return w
+	}
+	// An agreement that is in force for a day, then expires (signed by both parties).
+	st, body := as("controller-gp").do("POST", "/api/v1/agreements", agreement(func(a map[string]any) { a["title"] = "Short"; a["review_date"] = future(1); a["expiry"] = future(2) }), "")
+	if st != 201 {
+		t.Fatalf("short agreement: %d %v", st, body)
+	}
+	short := body["id"].(string)
+	// The analyst's own pending request, for the self-approval case.
+	if st, body := as("analyst1").do("POST", "/api/v1/workspaces", workspace(func(w map[string]any) { w["id"], w["name"] = "pending", "pending" }), ""); st != 201 {
+		t.Fatalf("pending workspace: %d %v", st, body)
+	}
+
+	snapshot := func() string {
+		_, a := as("admin").do("GET", "/api/v1/agreements", nil, "")
+		_, w := as("controller-gp").do("GET", "/api/v1/workspaces", nil, "")
+		_, d := as("admin").do("GET", "/api/v1/datasets", nil, "")
+		js, _ := json.Marshal([]any{a, w, d})
+		return string(js)
+	}
+	cases := []struct {
+		name, user, method, path string
+		body                     any
+		status                   int
+		msg                      string
+	}{
+		{"agreement missing fields", "controller-gp", "POST", "/api/v1/agreements", agreement(func(a map[string]any) { delete(a, "lawful_basis_art6"); delete(a, "escalation_route") }), 400, "Article 6, escalation route"},
+		{"agreement with an unknown dataset", "controller-gp", "POST", "/api/v1/agreements", agreement(func(a map[string]any) { a["datasets"] = []map[string]any{{"dataset": "no_such"}} }), 400, "no_such"},
+		{"agreement with an unknown column", "controller-gp", "POST", "/api/v1/agreements", agreement(func(a map[string]any) {
+			a["datasets"] = []map[string]any{{"dataset": "patients", "columns": []string{"nhs_number"}}}
+		}), 400, "nhs_number"},
+		{"agreement that is not JSON", "controller-gp", "POST", "/api/v1/agreements", []byte("{"), 400, "not valid JSON"},
+		{"agreement with an unknown field", "controller-gp", "POST", "/api/v1/agreements", map[string]any{"titel": "x"}, 400, "unknown field"},
+		{"duplicate workspace name", "analyst1", "POST", "/api/v1/workspaces", workspace(func(w map[string]any) { w["id"], w["name"] = "demo", "demo" }), 409, ""},
+		{"workspace with unknown dataset", "analyst1", "POST", "/api/v1/workspaces", workspace(func(w map[string]any) { w["datasets"] = []map[string]any{{"dataset": "no_such"}} }), 400, "no_such"},
+		{"workspace with a column outside the agreement", "analyst1", "POST", "/api/v1/workspaces", workspace(func(w map[string]any) {
+			w["datasets"] = []map[string]any{{"dataset": "patients", "columns": []string{"given_name"}}}
+		}), 400, "given_name"},
+		{"approval by a controller of another organisation", "controller-la", "POST", "/api/v1/workspaces/pending/decisions", map[string]any{"dataset": "patients", "verdict": "approved"}, 404, ""},
+		{"approval of a dataset of another organisation", "controller-acute", "POST", "/api/v1/workspaces/demo/decisions", map[string]any{"dataset": "patients", "verdict": "withdrawn", "reason": "x"}, 403, ""},
+		{"a requester approving their own request", "analyst1", "POST", "/api/v1/workspaces/pending/decisions", map[string]any{"dataset": "patients", "verdict": "approved"}, 403, ""},
+		{"refusal without a reason", "controller-gp", "POST", "/api/v1/workspaces/pending/decisions", map[string]any{"dataset": "patients", "verdict": "refused"}, 400, "reason"},
+		{"duplicate organisation", "admin", "POST", "/api/v1/organisations", map[string]any{"code": "RVGPC", "name": "Again", "kind": "gp"}, 409, ""},
+		{"duplicate dataset", "admin", "POST", "/api/v1/datasets", map[string]any{"spec": json.RawMessage(synth.Specs()[0].JSON)}, 409, ""},
+		{"bad dataset spec", "admin", "POST", "/api/v1/datasets", map[string]any{"spec": map[string]any{"name": "x"}}, 400, ""},
+	}
+	before := snapshot()
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			st, body := as(tc.user).do(tc.method, tc.path, tc.body, "")
+			e, _ := body["error"].(map[string]any)
+			msg, _ := e["message"].(string)
+			if st != tc.status || msg == "" || !strings.Contains(msg, tc.msg) {
+				t.Errorf("%d %q; want %d and a message containing %q", st, msg, tc.status, tc.msg)
+			}
+			if strings.Contains(msg, m.Config.DataDir) || strings.Contains(msg, "sqlite") || strings.Contains(msg, "SQL") {
+				t.Errorf("message leaks internals: %q", msg)
+			}
+			if after := snapshot(); after != before {
+				t.Errorf("state changed")
+			}
+		})
+	}
+
+	// A request against an expired agreement: move the clock past expiry by waiting is not
+	// possible here, so revoke it instead (the same refusal path: not in force).
+	as("controller-gp").do("POST", "/api/v1/agreements/"+short+"/revoke", map[string]any{"reason": "Test."}, "")
+	st, body = as("analyst1").do("POST", "/api/v1/workspaces", workspace(func(w map[string]any) { w["agreement"] = short; w["id"], w["name"] = "late", "late" }), "")
+	if st != 409 {
+		t.Errorf("request against a revoked agreement: %d %v", st, body)
+	}
+}
