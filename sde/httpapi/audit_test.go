@@ -44,7 +44,9 @@ func TestAuditFailClosed(t *testing.T) {
 	if st != http.StatusServiceUnavailable || strings.Contains(body, `"user"`) {
 		t.Fatalf("with a broken log: %d %s", st, body)
 	}
-	var e struct{ Error struct{ Code, Message string } }
+	var e struct {
+		Error struct{ Code, Message string }
+	}
 	json.Unmarshal([]byte(body), &e)
 	if e.Error.Code != sde.EUNAVAILABLE || !strings.Contains(e.Error.Message, "audit log") || strings.Contains(e.Error.Message, path) {
 		t.Errorf("error = %+v", e)
