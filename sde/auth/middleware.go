@@ -1,13 +1,12 @@
 package auth
 
 import (
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/httperr"
 )
 
 // Middleware identifies the caller of every request from an "Authorization: Bearer" token or,
@@ -62,38 +61,7 @@ func middleware(v *Verifier, sessions *Sessions, logger *slog.Logger) func(http.
 	}
 }
 
-// writeError answers in the shape package httpapi uses; the cause goes only to the log.
+// writeError answers in the service's one error shape; the cause goes only to the log.
 func writeError(w http.ResponseWriter, r *http.Request, logger *slog.Logger, err error) {
-	code := sde.ErrorCode(err)
-	status := http.StatusInternalServerError
-	switch code {
-	case sde.EUNAUTHORIZED:
-		status = http.StatusUnauthorized
-		w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
-	case sde.EFORBIDDEN:
-		status = http.StatusForbidden
-	case sde.EINVALID:
-		status = http.StatusBadRequest
-	case sde.EUNAVAILABLE:
-		status = http.StatusServiceUnavailable
-	}
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	var se *sde.Error
-	cause := err
-	if errors.As(err, &se) && se.Err != nil {
-		cause = se.Err
-	}
-	if logger != nil {
-		logger.Log(r.Context(), level, "authentication failed", "method", r.Method, "path", r.URL.Path, "code", code, "message", sde.ErrorMessage(err), "cause", cause)
-	}
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	enc.Encode(map[string]any{"error": map[string]string{"code": code, "message": sde.ErrorMessage(err)}})
+	httperr.Write(w, r, logger, "authentication failed", err)
 }

@@ -4,8 +4,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
 	"log/slog"
 	"net"
 	"net/http"
@@ -16,6 +14,7 @@ import (
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/httperr"
 )
 
 // Server is the HTTP face of the SDE. Fields are its dependencies; set them, then call New.
@@ -124,50 +123,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 // Error writes {"error": {"code", "message"}} with the code's status; internal causes are logged,
 // never sent.
 func (s *Server) Error(w http.ResponseWriter, r *http.Request, err error) {
-	code := sde.ErrorCode(err)
-	status := Status(code)
-	level := slog.LevelInfo
-	if status >= 500 {
-		level = slog.LevelError
-	}
-	var se *sde.Error
-	cause := err
-	if errors.As(err, &se) && se.Err != nil {
-		cause = se.Err
-	}
-	s.Logger.Log(r.Context(), level, "request failed", "method", r.Method, "path", r.URL.Path, "code", code, "cause", cause)
-	writeJSON(w, status, map[string]any{"error": map[string]string{"code": code, "message": sde.ErrorMessage(err)}})
+	httperr.Write(w, r, s.Logger, "request failed", err)
 }
 
-// Status maps an error code to an HTTP status.
-func Status(code string) int {
-	switch code {
-	case sde.EINVALID:
-		return http.StatusBadRequest
-	case sde.EUNAUTHORIZED:
-		return http.StatusUnauthorized
-	case sde.EFORBIDDEN:
-		return http.StatusForbidden
-	case sde.ENOTFOUND:
-		return http.StatusNotFound
-	case sde.ECONFLICT:
-		return http.StatusConflict
-	case sde.EREFUSED:
-		return http.StatusUnprocessableEntity
-	case sde.ETOOLARGE:
-		return http.StatusRequestEntityTooLarge
-	case sde.EUNAVAILABLE:
-		return http.StatusServiceUnavailable
-	}
-	return http.StatusInternalServerError
-}
-
-func writeJSON(w http.ResponseWriter, status int, v any) error {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(status)
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
-}
+func writeJSON(w http.ResponseWriter, status int, v any) error { return httperr.JSON(w, status, v) }
