@@ -264,21 +264,9 @@ func loadAgreement(ctx context.Context, tx *sql.Tx, id sde.AgreementID) (*sde.Ag
 	}
 	rows.Close()
 
-	rows, err = tx.QueryContext(ctx, "SELECT dataset, columns FROM agreement_datasets WHERE agreement_id = ? ORDER BY dataset", id)
-	if err != nil {
+	if a.Datasets, err = loadScopes(ctx, tx, "agreement_datasets", "agreement_id", string(id)); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var sc sde.DatasetScope
-		var cols string
-		if err := rows.Scan(&sc.Dataset, &cols); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		json.Unmarshal([]byte(cols), &sc.Columns)
-		a.Datasets = append(a.Datasets, sc)
-	}
-	rows.Close()
 
 	rows, err = tx.QueryContext(ctx, "SELECT organisation, user_id, at FROM signatures WHERE agreement_id = ? ORDER BY at, organisation", id)
 	if err != nil {
@@ -437,6 +425,29 @@ func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([
 			return nil, err
 		}
 		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// loadScopes reads the datasets and columns of an agreement or a workspace from table, whose
+// owner column is key.
+func loadScopes(ctx context.Context, tx *sql.Tx, table, key, id string) ([]sde.DatasetScope, error) {
+	rows, err := tx.QueryContext(ctx, "SELECT dataset, columns FROM "+table+" WHERE "+key+" = ? ORDER BY dataset", id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []sde.DatasetScope
+	for rows.Next() {
+		var sc sde.DatasetScope
+		var cols string
+		if err := rows.Scan(&sc.Dataset, &cols); err != nil {
+			return nil, err
+		}
+		if err := json.Unmarshal([]byte(cols), &sc.Columns); err != nil {
+			return nil, err
+		}
+		out = append(out, sc)
 	}
 	return out, rows.Err()
 }

@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -204,23 +203,11 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 	ws.EndDate, ws.CreatedAt = parseTS(end), parseTS(created)
 	ws.ActivateAt, ws.ArchivedAt, rec.archiveReason = parseNullTS(activated), parseNullTS(archived), archiveReason.String
 
-	rows, err := tx.QueryContext(ctx, "SELECT dataset, columns FROM workspace_datasets WHERE workspace_id = ? ORDER BY dataset", id)
-	if err != nil {
+	if ws.Datasets, err = loadScopes(ctx, tx, "workspace_datasets", "workspace_id", string(id)); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var sc sde.DatasetScope
-		var cols string
-		if err := rows.Scan(&sc.Dataset, &cols); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		json.Unmarshal([]byte(cols), &sc.Columns)
-		ws.Datasets = append(ws.Datasets, sc)
-	}
-	rows.Close()
 
-	rows, err = tx.QueryContext(ctx, "SELECT dataset, organisation, decision, reason, by_user, at FROM approvals WHERE workspace_id = ? ORDER BY dataset", id)
+	rows, err := tx.QueryContext(ctx, "SELECT dataset, organisation, decision, reason, by_user, at FROM approvals WHERE workspace_id = ? ORDER BY dataset", id)
 	if err != nil {
 		return nil, err
 	}
