@@ -46,7 +46,9 @@ type Options struct {
 //
 // Fail closed: if a write or fsync fails, the failing Appends and every later one return an
 // EUNAVAILABLE *sde.Error until the log is reopened, so the requests they record are refused
-// and nothing is ever appended after a half-written record. Reopening checks the tail.
+// and nothing is ever appended after a half-written record. Reopening checks the tail. The
+// error is one-sided: a failed group write can leave whole records of that group in the file
+// for requests that were then refused, but no request is ever answered whose record is not.
 type Log struct {
 	path string
 	now  func() time.Time
