@@ -20,6 +20,8 @@ Usage:
   sde synth --seed S --people N --out DIR                 write synthetic integrated-care sources as CSV
   sde ingest --spec FILE --file FILE [--data DIR]         pseudonymise and store a new dataset version
   sde check [--policy FILE] FILE.csv                      run disclosure control on a table from elsewhere
+  sde audit verify|export [--data DIR]                    check the audit log's hash chain, or export records
+  sde dev token USER [--data DIR]                         print a bearer token for a demo user (serve --dev)
 
 Run "sde COMMAND -h" for a command's flags.
 `

@@ -53,6 +53,7 @@ type Log struct {
 	path string
 	now  func() time.Time
 	f    *os.File
+	lock *os.File // holds the exclusive lock on path+".lock"
 	// write and sync are f.Write and f.Sync; tests replace them to inject failures.
 	write func([]byte) (int, error)
 	sync  func() error
@@ -94,18 +95,28 @@ func Open(path string, opts Options) (*Log, error) {
 	if err != nil {
 		return nil, sde.Wrap(err, sde.EUNAVAILABLE, msgUnavailable)
 	}
-	l := &Log{path: path, now: now, f: f, write: f.Write, sync: f.Sync}
-	l.cond.L = &l.mu
-	torn, err := l.resume(dir)
+	// The lock is on a sidecar file, not the log: the log may be a device or a symlink to one
+	// (tests use /dev/full), and a lock on that would be global.
+	lk, err := os.OpenFile(path+".lock", os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		f.Close()
-		return nil, err
+		return nil, sde.Wrap(err, sde.EUNAVAILABLE, msgUnavailable)
 	}
-	if torn != nil {
-		if err := l.setAside(dir, torn); err != nil {
-			f.Close()
-			return nil, err
-		}
+	if err := lockFile(lk); err != nil {
+		lk.Close()
+		f.Close()
+		return nil, sde.Wrap(err, sde.EUNAVAILABLE, msgInUse)
+	}
+	l := &Log{path: path, now: now, f: f, lock: lk, write: f.Write, sync: f.Sync}
+	l.cond.L = &l.mu
+	torn, err := l.resume(dir)
+	if err == nil && torn != nil {
+		err = l.setAside(dir, torn)
+	}
+	if err != nil {
+		f.Close()
+		lk.Close()
+		return nil, err
 	}
 	return l, nil
 }
@@ -121,9 +132,6 @@ func (l *Log) resume(dir string) ([]byte, error) {
 	// not a file anyone else keeps.
 	if fi.Mode().IsRegular() && fi.Mode().Perm()&0o022 != 0 {
 		return nil, sde.Wrap(fmt.Errorf("audit log mode %v is writable by others", fi.Mode().Perm()), sde.EUNAVAILABLE, msgUnavailable)
-	}
-	if err := lockFile(l.f); err != nil {
-		return nil, sde.Wrap(err, sde.EUNAVAILABLE, msgInUse)
 	}
 	if fi.Size() == 0 {
 		// A new file: make its directory entry durable before anything is acknowledged.
@@ -334,7 +342,9 @@ func (l *Log) Close() error {
 	l.err = sde.Errorf(sde.EUNAVAILABLE, msgClosed)
 	l.cond.Broadcast()
 	l.mu.Unlock()
-	return l.f.Close()
+	err := l.f.Close()
+	l.lock.Close() // releases the lock
+	return err
 }
 
 func syncDir(dir string) error {

@@ -62,20 +62,26 @@ func TestAuditFailClosed(t *testing.T) {
 	}
 }
 
-// TestPublicRoutesNeedNoAudit: health checks are neither refused nor audited when the log is
-// broken, so orchestrators can still see the service.
-func TestPublicRoutesNeedNoAudit(t *testing.T) {
+// TestHealthzReportsBrokenAudit: health checks are not themselves audited, but with a broken
+// log they answer 503, since every API request would be refused.
+func TestHealthzReportsBrokenAudit(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "audit.jsonl")
 	log, err := audit.Open(path, audit.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	log.Close()
 	s := New(&Server{Audit: log})
 	s.SetReady()
-	rec := httptest.NewRecorder()
-	s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
-	if rec.Code != 200 {
-		t.Errorf("healthz = %d", rec.Code)
+	health := func() int {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", "/healthz", nil))
+		return rec.Code
+	}
+	if st := health(); st != 200 {
+		t.Errorf("healthz with a working log = %d", st)
+	}
+	log.Close()
+	if st := health(); st != 503 {
+		t.Errorf("healthz with a broken log = %d", st)
 	}
 }

@@ -117,6 +117,11 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) error {
 	if !s.ready.Load() {
 		return sde.Errorf(sde.EUNAVAILABLE, "Starting up.")
 	}
+	// With a broken audit log every API request is refused, so the service is not healthy: say
+	// so, and an orchestrator can restart it (reopening the log recovers from a torn write).
+	if a, ok := s.Audit.(interface{ Err() error }); ok && a.Err() != nil {
+		return sde.Wrap(a.Err(), sde.EUNAVAILABLE, "The audit log cannot be written.")
+	}
 	return writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
