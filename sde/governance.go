@@ -302,4 +302,35 @@ type Release struct {
 	Status    string          `json:"status"`
 	Decision  json.RawMessage `json:"decision,omitempty"` // the machine-readable disclosure decision record
 	CreatedAt time.Time       `json:"created_at"`
+	// Ledger is the differencing-ledger entry (fingerprint and true person counts) recorded with
+	// the release in one transaction; it is never sent to anyone.
+	Ledger json.RawMessage `json:"-"`
+}
+
+// Query states.
+const (
+	QueryRunning = "running"
+	QueryDone    = "done"
+	QueryFailed  = "failed"
+)
+
+// QueryRecord is an analyst's query and, once done, what was released from it. Only the analyst
+// who ran it sees it: the SQL of others is never shown.
+type QueryRecord struct {
+	ID         string          `json:"query_id"`
+	Workspace  WorkspaceID     `json:"workspace"`
+	User       UserID          `json:"user"`
+	SQL        string          `json:"sql"`
+	State      string          `json:"state"`
+	Release    ReleaseID       `json:"release,omitempty"`
+	Result     json.RawMessage `json:"result,omitempty"` // the released result, as the API returns it
+	Error      *QueryError     `json:"error,omitempty"`
+	CreatedAt  time.Time       `json:"created_at"`
+	FinishedAt *time.Time      `json:"finished_at,omitempty"`
+}
+
+// QueryError is a failed query's user-safe error.
+type QueryError struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
 }

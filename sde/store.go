@@ -1,6 +1,9 @@
 package sde
 
-import "context"
+import (
+	"context"
+	"encoding/json"
+)
 
 // The control-plane services. Every method takes the caller from the context (PrincipalFrom) and
 // enforces who may do what itself, so no transport (REST, Flight SQL, CLI) can forget a rule.
@@ -85,4 +88,19 @@ type ReleaseService interface {
 	Record(ctx context.Context, r *Release) error
 	// List returns a workspace's releases, oldest first, to those who may see the workspace.
 	List(ctx context.Context, ws WorkspaceID) ([]*Release, error)
+	// Ledger returns the differencing-ledger entries of a workspace's releases, for the
+	// disclosure engine; the caller must be able to query the workspace.
+	Ledger(ctx context.Context, ws WorkspaceID) ([]json.RawMessage, error)
+}
+
+// QueryService keeps analysts' queries. Each is visible only to the analyst who ran it.
+type QueryService interface {
+	// Create records a new running query by the caller, who must be able to query the workspace.
+	Create(ctx context.Context, q *QueryRecord) error
+	// Finish records a query's outcome: its release and released result, or its error.
+	Finish(ctx context.Context, q *QueryRecord) error
+	// Get returns one of the caller's queries (ENOTFOUND for anyone else's).
+	Get(ctx context.Context, id string) (*QueryRecord, error)
+	// List returns the caller's queries in a workspace, newest first, without their results.
+	List(ctx context.Context, ws WorkspaceID) ([]*QueryRecord, error)
 }

@@ -51,8 +51,12 @@ func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
 			return sde.Errorf(sde.ECONFLICT, "Release %s is already recorded.", r.ID)
 		}
 		r.User, r.CreatedAt = p.User, now
-		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now))
+		var ledger any
+		if len(r.Ledger) > 0 {
+			ledger = string(r.Ledger)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger)
 		return err
 	})
 }
@@ -85,6 +89,39 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 			}
 			r.CreatedAt = parseTS(at)
 			out = append(out, r)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+// Ledger returns the ledger entries of a workspace's releases, oldest first. Only callers who may
+// query the workspace get them (the engine runs as the analyst), and they never leave the service.
+func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID) ([]json.RawMessage, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []json.RawMessage
+	err = rs.s.read(ctx, func(tx *sql.Tx) error {
+		rec, err := visible(ctx, tx, rs.s, p, ws)
+		if err != nil {
+			return err
+		}
+		if err := access(p, rec, rs.s.Now(), sde.RoleAnalyst); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger IS NOT NULL ORDER BY created_at, rowid", ws)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var l string
+			if err := rows.Scan(&l); err != nil {
+				return err
+			}
+			out = append(out, json.RawMessage(l))
 		}
 		return rows.Err()
 	})

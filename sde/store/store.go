@@ -67,6 +67,7 @@ type Store struct {
 	Agreements    *AgreementService
 	Workspaces    *WorkspaceService
 	Releases      *ReleaseService
+	Queries       *QueryService
 
 	now    func() time.Time
 	review time.Duration
@@ -130,6 +131,7 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 	s.Agreements = &AgreementService{s}
 	s.Workspaces = &WorkspaceService{s}
 	s.Releases = &ReleaseService{s}
+	s.Queries = &QueryService{s}
 	return s, nil
 }
 

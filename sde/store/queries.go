@@ -1,0 +1,150 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+
+	"github.com/opensde/sde/sde"
+)
+
+// QueryService implements sde.QueryService.
+type QueryService struct{ s *Store }
+
+var _ sde.QueryService = (*QueryService)(nil)
+
+// maxSQL bounds a stored query's text; the analyser refuses longer ones first.
+const maxSQL = 1 << 20
+
+// Create records a running query by the caller, who must be able to query the workspace now.
+func (qs *QueryService) Create(ctx context.Context, q *sde.QueryRecord) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if len(q.SQL) > maxSQL {
+		return sde.Errorf(sde.ETOOLARGE, "The query is too long.")
+	}
+	if q.ID == "" {
+		q.ID = newID("q-")
+	}
+	now := qs.s.Now()
+	return qs.s.write(ctx, func(tx *sql.Tx) error {
+		rec, err := visible(ctx, tx, qs.s, p, q.Workspace)
+		if err != nil {
+			return err
+		}
+		if err := access(p, rec, now, sde.RoleAnalyst); err != nil {
+			return err
+		}
+		q.User, q.State, q.CreatedAt = p.User, sde.QueryRunning, now
+		_, err = tx.ExecContext(ctx, "INSERT INTO queries (id, workspace_id, user_id, sql, state, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			q.ID, q.Workspace, q.User, q.SQL, q.State, ts(now))
+		return err
+	})
+}
+
+// Finish records the outcome of one of the caller's running queries.
+func (qs *QueryService) Finish(ctx context.Context, q *sde.QueryRecord) error {
+	p, err := caller(ctx)
+	if err != nil {
+		return err
+	}
+	if q.State != sde.QueryDone && q.State != sde.QueryFailed {
+		return sde.Errorf(sde.EINVALID, "A query finishes done or failed.")
+	}
+	var result, code, msg, release any
+	if len(q.Result) > 0 {
+		if !json.Valid(q.Result) {
+			return sde.Errorf(sde.EINVALID, "The query result is not valid JSON.")
+		}
+		result = string(q.Result)
+	}
+	if q.Error != nil {
+		code, msg = q.Error.Code, q.Error.Message
+	}
+	if q.Release != "" {
+		release = string(q.Release)
+	}
+	now := qs.s.Now()
+	return qs.s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE queries SET state = ?, release_id = ?, result = ?, error_code = ?, error_msg = ?, finished_at = ? WHERE id = ? AND user_id = ? AND state = 'running'",
+			q.State, release, result, code, msg, ts(now), q.ID, p.User)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n != 1 {
+			return sde.Errorf(sde.ENOTFOUND, "No running query %s.", q.ID)
+		}
+		q.FinishedAt = &now
+		return nil
+	})
+}
+
+// Get returns one of the caller's own queries.
+func (qs *QueryService) Get(ctx context.Context, id string) (*sde.QueryRecord, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var q *sde.QueryRecord
+	err = qs.s.read(ctx, func(tx *sql.Tx) error {
+		row := tx.QueryRowContext(ctx, "SELECT id, workspace_id, user_id, sql, state, release_id, result, error_code, error_msg, created_at, finished_at FROM queries WHERE id = ? AND user_id = ?", id, p.User)
+		q, err = scanQuery(row, true)
+		if err == sql.ErrNoRows {
+			return sde.Errorf(sde.ENOTFOUND, "No query %s.", id)
+		}
+		return err
+	})
+	return q, err
+}
+
+// List returns the caller's queries in a workspace, newest first, without results.
+func (qs *QueryService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.QueryRecord, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*sde.QueryRecord
+	err = qs.s.read(ctx, func(tx *sql.Tx) error {
+		if _, err := visible(ctx, tx, qs.s, p, ws); err != nil {
+			return err
+		}
+		rows, err := tx.QueryContext(ctx, "SELECT id, workspace_id, user_id, sql, state, release_id, NULL, error_code, error_msg, created_at, finished_at FROM queries WHERE workspace_id = ? AND user_id = ? ORDER BY created_at DESC, rowid DESC", ws, p.User)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			q, err := scanQuery(rows, false)
+			if err != nil {
+				return err
+			}
+			out = append(out, q)
+		}
+		return rows.Err()
+	})
+	return out, err
+}
+
+func scanQuery(sc interface{ Scan(...any) error }, withResult bool) (*sde.QueryRecord, error) {
+	q := &sde.QueryRecord{}
+	var release, result, code, msg, finished sql.NullString
+	var created string
+	if err := sc.Scan(&q.ID, &q.Workspace, &q.User, &q.SQL, &q.State, &release, &result, &code, &msg, &created, &finished); err != nil {
+		return nil, err
+	}
+	q.Release = sde.ReleaseID(release.String)
+	if withResult && result.Valid {
+		q.Result = json.RawMessage(result.String)
+	}
+	if code.Valid {
+		q.Error = &sde.QueryError{Code: code.String, Message: msg.String}
+	}
+	q.CreatedAt = parseTS(created)
+	if finished.Valid {
+		t := parseTS(finished.String)
+		q.FinishedAt = &t
+	}
+	return q, nil
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/opensde/sde/sde"
+)
+
+func TestQueriesAreTheAnalystsOwn(t *testing.T) {
+	st, _ := seeded(t)
+	a1 := as(t, "analyst1")
+	q := &sde.QueryRecord{Workspace: "demo", SQL: "SELECT count(*) FROM patients"}
+	if err := st.Queries.Create(a1, q); err != nil {
+		t.Fatal(err)
+	}
+	if q.ID == "" || q.State != sde.QueryRunning || q.User != "analyst1" {
+		t.Fatalf("created %+v", q)
+	}
+	// Nobody but analyst1 may run queries here, see this one, or finish it.
+	for _, u := range []sde.UserID{"analyst2", "planner1", "controller-gp", "checker1", "admin"} {
+		if err := st.Queries.Create(as(t, u), &sde.QueryRecord{Workspace: "demo", SQL: "x"}); code(err) != sde.EFORBIDDEN && code(err) != sde.ENOTFOUND {
+			t.Errorf("%s created a query: %v", u, err)
+		}
+		if _, err := st.Queries.Get(as(t, u), q.ID); code(err) != sde.ENOTFOUND {
+			t.Errorf("%s sees analyst1's query: %v", u, err)
+		}
+		if err := st.Queries.Finish(as(t, u), &sde.QueryRecord{ID: q.ID, State: sde.QueryFailed}); code(err) != sde.ENOTFOUND {
+			t.Errorf("%s finished analyst1's query: %v", u, err)
+		}
+	}
+	q.State, q.Result, q.Release = sde.QueryDone, json.RawMessage(`{"rows":[]}`), "rel-1"
+	if err := st.Queries.Finish(a1, q); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Queries.Finish(a1, q); code(err) != sde.ENOTFOUND {
+		t.Errorf("finished twice: %v", err)
+	}
+	got, err := st.Queries.Get(a1, q.ID)
+	if err != nil || got.State != sde.QueryDone || string(got.Result) != `{"rows":[]}` || got.Release != "rel-1" || got.FinishedAt == nil {
+		t.Fatalf("get = %+v, %v", got, err)
+	}
+	list, err := st.Queries.List(a1, "demo")
+	if err != nil || len(list) != 1 || list[0].Result != nil {
+		t.Fatalf("list = %+v, %v", list, err)
+	}
+	if list, _ := st.Queries.List(as(t, "planner1"), "demo"); len(list) != 0 {
+		t.Errorf("planner1 lists %d of analyst1's queries", len(list))
+	}
+}
+
+func TestReleaseLedgerIsStoredAndGuarded(t *testing.T) {
+	st, _ := seeded(t)
+	a1 := as(t, "analyst1")
+	r := &sde.Release{Workspace: "demo", QueryID: "q-1", Status: sde.ReleaseReleased, Decision: json.RawMessage(`{}`), Ledger: json.RawMessage(`{"query":{"sources":["patients"]}}`)}
+	if err := st.Releases.Record(a1, r); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := st.Releases.Ledger(a1, "demo")
+	if err != nil || len(entries) != 1 || string(entries[0]) != `{"query":{"sources":["patients"]}}` {
+		t.Fatalf("ledger = %s, %v", entries, err)
+	}
+	// The ledger holds true person counts: planners, controllers and checkers never read it.
+	for _, u := range []sde.UserID{"planner1", "controller-gp", "checker1", "analyst2", "admin"} {
+		if _, err := st.Releases.Ledger(as(t, u), "demo"); err == nil {
+			t.Errorf("%s read the ledger", u)
+		}
+	}
+	// And the release as listed does not carry it.
+	rels, _ := st.Releases.List(a1, "demo")
+	if js, _ := json.Marshal(rels); len(rels) != 1 || string(js) == "" || json.Valid(js) && containsLedger(js) {
+		t.Errorf("listed releases = %s", js)
+	}
+}
+
+func containsLedger(js []byte) bool {
+	var v []map[string]any
+	json.Unmarshal(js, &v)
+	for _, r := range v {
+		if _, ok := r["ledger"]; ok {
+			return true
+		}
+	}
+	return false
+}
