@@ -1,0 +1,81 @@
+//go:build duckdb_arrow
+
+package worker
+
+import (
+	"context"
+	"strings"
+	"testing"
+)
+
+// TestEngineSettings checks DuckDB's own defences in-process, without the worker's statement check
+// or the sandbox, so each is seen to hold on its own.
+func TestEngineSettings(t *testing.T) {
+	ctx := context.Background()
+	db := makeDB(t, "ws_engine")
+	private := t.TempDir()
+	e, err := openEngine(ctx, Options{DB: db, Memory: "256MB", Threads: 1, Concurrency: 1}, private)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	for _, tc := range []struct{ name, sql string }{
+		{"configuration is locked", "SET enable_external_access = true"},
+		{"limits are locked", "SET GLOBAL memory_limit = '100GB'"},
+		{"lock cannot be reset", "RESET lock_configuration"},
+		{"no spilling", "SET temp_directory = '/tmp'"},
+		{"read-only", "CREATE TABLE t2 AS SELECT 1"},
+		{"read-only insert", "INSERT INTO events VALUES ('x', 'A', 1)"},
+		{"no files", "SELECT * FROM read_csv('/etc/passwd')"},
+		{"not even the database file", "SELECT * FROM read_blob('" + db + "')"},
+		{"no attach", "ATTACH '" + t.TempDir() + "/x.duckdb' AS x"},
+		{"no copy", "COPY events TO '" + t.TempDir() + "/out.csv'"},
+		{"no extensions", "LOAD httpfs"},
+		{"no install", "INSTALL httpfs"},
+		{"no persistent secrets", "CREATE PERSISTENT SECRET s (TYPE s3, KEY_ID 'a', SECRET 'b')"},
+	} {
+		if _, err := e.db.ExecContext(ctx, tc.sql); err == nil {
+			t.Errorf("%s: %s ran", tc.name, tc.sql)
+		} else {
+			t.Logf("%s: %v", tc.name, err)
+		}
+	}
+
+	// What still works at the DuckDB level, and why the analyser must block it.
+	// 1. Settings are readable: the private directory's path shows.
+	var home string
+	if err := e.db.QueryRowContext(ctx, "SELECT current_setting('home_directory')").Scan(&home); err != nil || home != private {
+		t.Errorf("home_directory = %q, %v", home, err)
+	}
+	// 2. enable_logging works despite lock_configuration (DESIGN.md) and then shows this
+	//    instance's own SQL. One instance per workspace is what keeps other workspaces' SQL out.
+	if _, err := e.db.ExecContext(ctx, "CALL enable_logging()"); err != nil {
+		t.Logf("CALL enable_logging(): %v", err)
+	} else {
+		e.db.ExecContext(ctx, "SELECT 'marker-7d1' AS m")
+		var n int
+		if err := e.db.QueryRowContext(ctx, "SELECT count(*) FROM duckdb_logs WHERE message LIKE '%marker-7d1%'").Scan(&n); err != nil {
+			t.Logf("duckdb_logs: %v", err)
+		}
+		t.Logf("CALL enable_logging() ran under lock_configuration; duckdb_logs lines with an earlier query's text: %d", n)
+		// Logging to a file is refused: there is no local file system.
+		if _, err := e.db.ExecContext(ctx, "CALL enable_logging(storage := 'file', storage_path := '"+t.TempDir()+"')"); err == nil {
+			t.Errorf("enable_logging to a file was accepted")
+		}
+	}
+	// 3. Each instance sees exactly its own database.
+	rows, err := e.db.QueryContext(ctx, "SELECT database_name FROM duckdb_databases() WHERE NOT internal")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		rows.Scan(&n)
+		names = append(names, n)
+	}
+	rows.Close()
+	if strings.Join(names, ",") != "ws_engine" {
+		t.Errorf("databases = %v", names)
+	}
+}
