@@ -1,0 +1,257 @@
+// Package analyse accepts, plans and rewrites an analyst's SQL so that only one safe SELECT reaches a workspace and its result carries the person statistics the disclosure engine needs.
+package analyse
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/duckdb/duckdb-go/v2"
+
+	"github.com/opensde/sde/disclosure"
+	"github.com/opensde/sde/sde"
+)
+
+// Limits on analyst input. The parser and our walkers are recursive, so both
+// size and nesting are capped before anything else looks at the text.
+const (
+	MaxSQLBytes = 100 << 10 // 100 KB of SQL
+	maxASTDepth = 256       // nesting of the JSON AST (≈ 60–80 levels of SQL nesting)
+)
+
+// Schema describes the tables of one workspace.
+type Schema struct {
+	Tables []Table
+	// PersonColumn is the pseudonymous person identifier; a table that has it is
+	// person-level, one without it is a lookup table. Empty means "person_id".
+	PersonColumn string
+}
+
+// Table is one table of a workspace.
+type Table struct {
+	Name    string
+	Columns []Column
+	// Source names the table in fingerprints (e.g. "gp_events@v3"), so releases
+	// over different versions are not compared; empty means Name.
+	Source string
+}
+
+// Column is a column's name and DuckDB type.
+type Column struct {
+	Name string
+	Type string
+}
+
+// Analyser parses SQL with DuckDB's own parser in an instance that holds no data.
+// It is safe for concurrent use.
+type Analyser struct {
+	db   *sql.DB
+	mu   sync.Mutex
+	conn *sql.Conn
+}
+
+// New opens the parser instance: in memory, no external access, no extensions,
+// configuration locked, so that even the parser's instance could not read a
+// file if a bug let a statement through.
+func New(ctx context.Context) (*Analyser, error) {
+	connector, err := duckdb.NewConnector("", nil)
+	if err != nil {
+		return nil, fmt.Errorf("analyse: open parser instance: %w", err)
+	}
+	db := sql.OpenDB(connector)
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("analyse: connect parser instance: %w", err)
+	}
+	for _, s := range []string{
+		"SET enable_external_access = false",
+		"SET autoinstall_known_extensions = false",
+		"SET autoload_known_extensions = false",
+		"SET allow_community_extensions = false",
+		"SET threads = 1",
+		"SET memory_limit = '256MB'",
+		"SET lock_configuration = true",
+	} {
+		if _, err := conn.ExecContext(ctx, s); err != nil {
+			conn.Close()
+			db.Close()
+			return nil, fmt.Errorf("analyse: configure parser instance (%s): %w", s, err)
+		}
+	}
+	return &Analyser{db: db, conn: conn}, nil
+}
+
+// Close releases the parser instance.
+func (a *Analyser) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	err := a.conn.Close()
+	return errors.Join(err, a.db.Close())
+}
+
+// serialize parses text with DuckDB's parser. The text is only ever a bound
+// VARCHAR parameter of json_serialize_sql: never a statement of its own.
+func (a *Analyser) serialize(ctx context.Context, text string) ([]byte, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out string
+	if err := a.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", text).Scan(&out); err != nil {
+		return nil, err
+	}
+	return []byte(out), nil
+}
+
+// deserialize turns an AST (ours or the analyst's, edited) back into SQL text.
+func (a *Analyser) deserialize(ctx context.Context, stmt node) (string, error) {
+	doc := node{"error": false, "statements": []any{stmt}}
+	j, err := json.Marshal(doc)
+	if err != nil {
+		return "", err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	var out string
+	if err := a.conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(CAST($1 AS JSON))", string(j)).Scan(&out); err != nil {
+		return "", err
+	}
+	return out, nil
+}
+
+// exprSQL returns DuckDB's text for one expression (as DuckDB would print it).
+func (a *Analyser) exprSQL(ctx context.Context, e node) (string, error) {
+	sel := selectNode()
+	e = cloneNode(e)
+	e["alias"] = ""
+	sel["select_list"] = []any{e}
+	s, err := a.deserialize(ctx, node{"node": sel, "named_param_map": []any{}})
+	if err != nil {
+		return "", err
+	}
+	s, ok := strings.CutPrefix(s, "SELECT ")
+	if !ok {
+		return "", fmt.Errorf("analyse: unexpected deserialised text %q", s)
+	}
+	return s, nil
+}
+
+var nearRe = regexp.MustCompile(`at or near "([^"]{0,40})"`)
+
+// parse returns the one SELECT statement of text, or a user-safe error.
+func (a *Analyser) parse(ctx context.Context, text string) (node, error) {
+	if len(text) > MaxSQLBytes {
+		return nil, sde.Errorf(sde.EINVALID, "The query is too long (%d bytes; at most %d). Shorten it, for example by moving long value lists into a lookup table.", len(text), MaxSQLBytes)
+	}
+	if strings.ContainsRune(text, 0) {
+		return nil, sde.Errorf(sde.EINVALID, "The query contains a NUL character.")
+	}
+	out, err := a.serialize(ctx, text)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The query analysis was cancelled.")
+		}
+		return nil, sde.Wrap(err, sde.EINVALID, "The query could not be parsed.")
+	}
+	if d := jsonDepth(out, maxASTDepth); d > maxASTDepth {
+		return nil, sde.Errorf(sde.EINVALID, "The query is nested too deeply. Flatten it, for example with a CTE (WITH ...).")
+	}
+	doc, err := decode(out)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "The query could not be analysed.")
+	}
+	if boolean(doc, "error") {
+		return nil, parseError(text, doc)
+	}
+	stmts := nodes(doc, "statements")
+	switch {
+	case len(stmts) == 0:
+		return nil, sde.Errorf(sde.EINVALID, "The query is empty.")
+	case len(stmts) > 1:
+		return nil, sde.Errorf(sde.EREFUSED, "The query has %d statements; send exactly one SELECT.", len(stmts))
+	}
+	return stmts[0], nil
+}
+
+func parseError(text string, doc node) error {
+	typ, msg := str(doc, "error_type"), str(doc, "error_message")
+	cause := fmt.Errorf("duckdb %s error: %s", typ, msg)
+	if strings.Contains(msg, "Only SELECT statements") {
+		return sde.Wrap(cause, sde.EREFUSED, "Only a single SELECT query is allowed. Statements that read or write files, attach databases, change settings, load extensions or change data (ATTACH, COPY, EXPORT, INSTALL, LOAD, SET, RESET, PRAGMA, CALL, CREATE, INSERT, ...) are refused.")
+	}
+	if typ == "parser" {
+		where := ""
+		if p, err := strconv.Atoi(str(doc, "position")); err == nil && p >= 0 && p <= len(text) {
+			line := 1 + strings.Count(text[:p], "\n")
+			col := 1 + p - (strings.LastIndexByte(text[:p], '\n') + 1)
+			where = fmt.Sprintf(" at line %d, column %d", line, col)
+		}
+		near := ""
+		if m := nearRe.FindStringSubmatch(msg); m != nil {
+			near = fmt.Sprintf(" near %q", m[1])
+		}
+		return sde.Wrap(cause, sde.EINVALID, "Syntax error%s%s.", where, near)
+	}
+	return sde.Wrap(cause, sde.EINVALID, "The query could not be parsed.")
+}
+
+// refusef is the analyser's refusal: a safety rule, with what to do instead.
+func refusef(format string, args ...any) error {
+	return sde.Errorf(sde.EREFUSED, format, args...)
+}
+
+// Query is an accepted query: what to run and how to read its result.
+type Query struct {
+	// Rewritten is the SQL the worker runs (from the edited AST, never from
+	// the analyst's text).
+	Rewritten string
+	// Plan describes the analyst's columns (the first len(Plan.Columns) columns of
+	// the rewritten result).
+	Plan disclosure.Plan
+	// Columns are the analyst's output columns.
+	Columns []OutputColumn
+	// StatsColumns says where the person statistics are in the rewritten result.
+	StatsColumns StatsColumns
+	// Fingerprint describes the query for the differencing ledger.
+	Fingerprint disclosure.Fingerprint
+}
+
+// OutputColumn is one column the analyst asked for.
+type OutputColumn struct {
+	Name string
+	// Type is the DuckDB type when the analyser can tell without data (plain
+	// columns of a table, counts); empty otherwise — the result's Arrow schema
+	// is authoritative.
+	Type      string
+	Kind      disclosure.ColumnKind
+	Aggregate disclosure.Aggregate
+}
+
+// Analyse accepts sql if it is one safe aggregate SELECT over schema's tables, and
+// returns its plan and rewrite. Errors are *sde.Error: EINVALID for malformed
+// input, EREFUSED when a safety rule refuses the query (the message says why and
+// what to do instead).
+func (a *Analyser) Analyse(ctx context.Context, text string, schema Schema) (*Query, error) {
+	stmt, err := a.parse(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	if len(obj(stmt, "named_param_map")) > 0 || len(list(stmt, "named_param_map")) > 0 {
+		return nil, refusef("Query parameters ($1, ?) are not supported; write the values into the query.")
+	}
+	root := obj(stmt, "node")
+	if root == nil {
+		return nil, sde.Errorf(sde.EINVALID, "The query could not be analysed.")
+	}
+	an := newAnalysis(schema)
+	out, err := an.outer(root)
+	if err != nil {
+		return nil, err
+	}
+	return a.build(ctx, an, out)
+}

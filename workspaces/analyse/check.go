@@ -1,0 +1,1041 @@
+package analyse
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// The analysis keeps one invariant through every FROM clause, CTE and
+// subquery: each row belongs to exactly one person, and every column marked
+// person holds that person's base-table identifier unchanged (or NULL, on the
+// outer side of a LEFT JOIN). Only then is COUNT(DISTINCT person) per group the
+// true number of persons behind a cell: a computed person_id, a join on anything
+// but person_id, or an aggregate that mixes persons would let an analyst forge it.
+
+// Annotations put on the analyst's COLUMN_REF nodes; stripped before the AST goes
+// back to DuckDB.
+const (
+	annID     = "__sde_id"     // identity of the resolved column within its query (binding-qualified)
+	annKey    = "__sde_key"    // stable name for keys and fingerprints (table-qualified)
+	annType   = "__sde_type"   // the column's DuckDB type, when known
+	annPerson = "__sde_person" // the column is a person column
+)
+
+type column struct {
+	name      string // lower-case; "" when the expression has no name
+	person    bool   // a base table's person column, propagated unchanged
+	tainted   bool   // computed from a person column (not a plain copy)
+	ambiguous bool   // the name occurs twice in a SELECT * expansion
+	nullable  bool   // may be NULL-extended by a LEFT JOIN inside a subquery
+	key       string // table-qualified name, e.g. "gp.region"
+	typ       string // DuckDB type, when known
+}
+
+type relation struct {
+	cols        []column
+	readsPerson bool   // reads a person-level table somewhere
+	orphan      string // why person data without a person column may not be used
+}
+
+// unit returns the index of the column identifying each row's person, or -1.
+func (r *relation) unit() int {
+	for i, c := range r.cols {
+		if c.person && !c.ambiguous && !c.nullable {
+			return i
+		}
+	}
+	return -1
+}
+
+type binding struct {
+	name     string // alias, or table/CTE name, lower-case
+	rel      *relation
+	nullable bool // right side of a LEFT JOIN
+}
+
+type scope struct {
+	id       int
+	bindings []*binding
+	using    map[string]int // USING column → the binding unqualified references mean
+	unitB    int            // binding and column of the rows' person; -1 if none
+	unitC    int
+}
+
+type env struct {
+	ctes   map[string]*relation
+	parent *env
+}
+
+func (e *env) lookup(name string) *relation {
+	for ; e != nil; e = e.parent {
+		if r, ok := e.ctes[name]; ok {
+			return r
+		}
+	}
+	return nil
+}
+
+type analysis struct {
+	tables   map[string]*Table
+	personC  string
+	scopes   int
+	sources  map[string]bool
+	filters  []node // WHERE and JOIN conjuncts from every scope, for the fingerprint
+	readsAny bool
+}
+
+func newAnalysis(s Schema) *analysis {
+	an := &analysis{tables: map[string]*Table{}, personC: strings.ToLower(s.PersonColumn), sources: map[string]bool{}}
+	if an.personC == "" {
+		an.personC = "person_id"
+	}
+	for i := range s.Tables {
+		t := &s.Tables[i]
+		an.tables[strings.ToLower(t.Name)] = t
+	}
+	return an
+}
+
+func quoteName(s string) string {
+	if len(s) > 64 {
+		s = s[:64] + "…"
+	}
+	return fmt.Sprintf("%q", s)
+}
+
+func looksLikePath(s string) bool {
+	return strings.ContainsAny(s, "./\\:~*?")
+}
+
+// --- FROM ---------------------------------------------------------------
+
+// from analyses a FROM clause into sc.
+func (an *analysis) from(ref node, e *env, sc *scope) error {
+	if !isNull(ref, "sample") {
+		return refusef("TABLESAMPLE / USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
+	}
+	switch str(ref, "type") {
+	case "BASE_TABLE":
+		return an.baseTable(ref, e, sc)
+	case "SUBQUERY":
+		if len(list(ref, "column_name_alias")) > 0 {
+			return refusef("Renaming a subquery's columns in its alias (AS s(a, b)) is not allowed; use AS inside the subquery.")
+		}
+		alias := strings.ToLower(str(ref, "alias"))
+		if alias == "" {
+			return refusef("Give every subquery in FROM an alias, e.g. (SELECT ...) AS s.")
+		}
+		sub := obj(obj(ref, "subquery"), "node")
+		rel, err := an.derived(sub, e)
+		if err != nil {
+			return err
+		}
+		return an.bind(sc, &binding{name: alias, rel: rel})
+	case "JOIN":
+		return an.join(ref, e, sc)
+	case "TABLE_FUNCTION":
+		return refusef("Table functions (read_csv, read_parquet, query, glob, duckdb_*, pragma_*, ...) are not allowed; read this workspace's tables by name.")
+	case "EMPTY":
+		return refusef("The query needs a FROM clause naming this workspace's tables.")
+	case "EXPRESSION_LIST":
+		return refusef("VALUES lists are not allowed in FROM; read this workspace's tables.")
+	case "SHOW_REF":
+		return refusef("DESCRIBE, SHOW and SUMMARIZE are not allowed; the workspace's tables and columns are listed by the schema browser.")
+	case "PIVOT":
+		return refusef("PIVOT and UNPIVOT are not supported; GROUP BY the columns instead.")
+	default:
+		return refusef("This kind of FROM clause is not supported; read this workspace's tables by name.")
+	}
+}
+
+func (an *analysis) bind(sc *scope, b *binding) error {
+	for _, o := range sc.bindings {
+		if o.name == b.name {
+			return refusef("The name %s is used twice in FROM; give each table a distinct alias.", quoteName(b.name))
+		}
+	}
+	sc.bindings = append(sc.bindings, b)
+	return nil
+}
+
+func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
+	name := str(ref, "table_name")
+	if str(ref, "schema_name") != "" || str(ref, "catalog_name") != "" {
+		return refusef("Write table names without a database or schema (not db.schema.table); only this workspace's tables can be read.")
+	}
+	if !isNull(ref, "at_clause") {
+		return refusef("AT (time travel) clauses are not allowed.")
+	}
+	if len(list(ref, "column_name_alias")) > 0 {
+		return refusef("Renaming a table's columns in its alias (AS t(a, b)) is not allowed; rename columns with AS in the SELECT list.")
+	}
+	lname := strings.ToLower(name)
+	alias := strings.ToLower(str(ref, "alias"))
+	if alias == "" {
+		alias = lname
+	}
+	if rel := e.lookup(lname); rel != nil {
+		if rel.orphan != "" {
+			return refusef("%s", rel.orphan)
+		}
+		if rel.readsPerson {
+			an.readsAny = true
+		}
+		return an.bind(sc, &binding{name: alias, rel: rel})
+	}
+	t, ok := an.tables[lname]
+	if !ok {
+		if looksLikePath(name) {
+			return refusef("Reading files is not allowed; FROM may only name this workspace's tables.")
+		}
+		return refusef("There is no table %s in this workspace. The schema browser lists the tables you can query.", quoteName(name))
+	}
+	src := t.Source
+	if src == "" {
+		src = lname
+	}
+	an.sources[src] = true
+	rel := &relation{}
+	for _, c := range t.Columns {
+		cn := strings.ToLower(c.Name)
+		col := column{name: cn, key: lname + "." + cn, typ: c.Type}
+		if cn == an.personC {
+			col.person = true
+			rel.readsPerson = true
+			an.readsAny = true
+		}
+		rel.cols = append(rel.cols, col)
+	}
+	return an.bind(sc, &binding{name: alias, rel: rel})
+}
+
+func (an *analysis) join(ref node, e *env, sc *scope) error {
+	switch str(ref, "ref_type") {
+	case "REGULAR", "CROSS":
+	case "NATURAL":
+		return refusef("NATURAL JOIN is not allowed; join on person_id explicitly (JOIN ... USING (person_id)).")
+	default:
+		return refusef("%s joins are not allowed; use JOIN or LEFT JOIN on person_id.", strings.ToUpper(str(ref, "ref_type")))
+	}
+	jt := str(ref, "join_type")
+	switch jt {
+	case "INNER", "LEFT", "SEMI", "ANTI":
+	case "RIGHT":
+		return refusef("RIGHT JOIN is not supported; swap the tables and use LEFT JOIN.")
+	case "OUTER":
+		return refusef("FULL OUTER JOIN is not supported; use JOIN or LEFT JOIN on person_id.")
+	default:
+		return refusef("This kind of join is not supported; use JOIN or LEFT JOIN on person_id.")
+	}
+	left := &scope{id: sc.id, using: map[string]int{}}
+	if err := an.from(obj(ref, "left"), e, left); err != nil {
+		return err
+	}
+	right := &scope{id: sc.id, using: map[string]int{}}
+	if err := an.from(obj(ref, "right"), e, right); err != nil {
+		return err
+	}
+	lp, rp := personIn(left), personIn(right)
+	both := &scope{id: sc.id, bindings: append(slices.Clone(left.bindings), right.bindings...), using: map[string]int{}}
+	for k, v := range left.using {
+		both.using[k] = v
+	}
+	for k, v := range right.using {
+		both.using[k] = v + len(left.bindings)
+	}
+	cross := str(ref, "ref_type") == "CROSS"
+	ok := false // joined on person equality
+	if using := strings_(ref, "using_columns"); len(using) > 0 {
+		for _, u := range using {
+			u = strings.ToLower(u)
+			li, lc, err := an.lookupCol(left, []string{u})
+			if err != nil {
+				return err
+			}
+			ri, rc, err := an.lookupCol(right, []string{u})
+			if err != nil {
+				return err
+			}
+			if left.bindings[li].rel.cols[lc].person && right.bindings[ri].rel.cols[rc].person {
+				ok = true
+			}
+			both.using[u] = li
+		}
+	} else if cond := obj(ref, "condition"); cond != nil {
+		if _, err := an.expr(cond, ectx{sc: both, env: e, clause: "a JOIN condition"}); err != nil {
+			return err
+		}
+		for _, c := range conjuncts(cond) {
+			if str(c, "class") == "COMPARISON" && str(c, "type") == "COMPARE_EQUAL" {
+				l, r := obj(c, "left"), obj(c, "right")
+				if an.isPersonRefIn(l, left) && an.isPersonRefIn(r, right) || an.isPersonRefIn(r, left) && an.isPersonRefIn(l, right) {
+					ok = true
+					continue
+				}
+			}
+			an.filters = append(an.filters, c)
+		}
+	}
+	if lp && rp && !ok {
+		if cross {
+			return refusef("A CROSS JOIN of two person-level tables mixes different persons' rows; join them on person_id (JOIN ... USING (person_id)).")
+		}
+		return refusef("Person-level tables must be joined on person_id equality (e.g. JOIN ... USING (person_id) or ON a.person_id = b.person_id); a join on anything else mixes different persons' rows and makes person counts meaningless.")
+	}
+	if !lp && rp && jt != "INNER" {
+		return refusef("Put the person-level table first: a LEFT, SEMI or ANTI join from a lookup table to person-level data is not supported.")
+	}
+	if jt == "LEFT" {
+		for _, b := range right.bindings {
+			b.nullable = true
+		}
+	}
+	if jt == "SEMI" || jt == "ANTI" {
+		// The right side only filters: its columns are not visible afterwards.
+		both.bindings = left.bindings
+		both.using = left.using
+	}
+	for _, b := range both.bindings {
+		if err := an.bind(sc, b); err != nil {
+			return err
+		}
+	}
+	for k, v := range both.using {
+		sc.using[k] = v + len(sc.bindings) - len(both.bindings)
+	}
+	return nil
+}
+
+// personIn reports whether a scope has person-level rows.
+func personIn(sc *scope) bool {
+	for _, b := range sc.bindings {
+		if b.rel.unit() >= 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// setUnit picks the column that identifies each row's person: the first
+// person column of a binding that is never NULL-extended.
+func setUnit(sc *scope) {
+	sc.unitB, sc.unitC = -1, -1
+	for i, b := range sc.bindings {
+		if u := b.rel.unit(); u >= 0 && !b.nullable {
+			sc.unitB, sc.unitC = i, u
+			return
+		}
+	}
+}
+
+func (an *analysis) isPersonRefIn(n node, sc *scope) bool {
+	if str(n, "class") != "COLUMN_REF" {
+		return false
+	}
+	bi, ci, err := an.lookupCol(sc, lower(strings_(n, "column_names")))
+	return err == nil && sc.bindings[bi].rel.cols[ci].person
+}
+
+func lower(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.ToLower(s)
+	}
+	return out
+}
+
+// lookupCol resolves a column reference within a scope.
+func (an *analysis) lookupCol(sc *scope, names []string) (int, int, error) {
+	switch len(names) {
+	case 1:
+		type hit struct{ b, c int }
+		var hits []hit
+		for bi, b := range sc.bindings {
+			for ci, c := range b.rel.cols {
+				if c.name == names[0] {
+					hits = append(hits, hit{bi, ci})
+				}
+			}
+		}
+		if len(hits) > 1 {
+			if bi, ok := sc.using[names[0]]; ok {
+				for _, h := range hits {
+					if h.b == bi {
+						hits = []hit{h}
+						break
+					}
+				}
+			}
+		}
+		switch {
+		case len(hits) == 0:
+			return 0, 0, refusef("Unknown column %s. Check the spelling against the schema browser (correlated subqueries are not supported).", quoteName(names[0]))
+		case len(hits) > 1:
+			return 0, 0, refusef("Column %s is ambiguous; qualify it with its table or alias (t.%s).", quoteName(names[0]), names[0])
+		}
+		c := sc.bindings[hits[0].b].rel.cols[hits[0].c]
+		if c.ambiguous {
+			return 0, 0, refusef("Column %s occurs twice in a SELECT * of a subquery; select the columns you need by name.", quoteName(names[0]))
+		}
+		return hits[0].b, hits[0].c, nil
+	case 2:
+		for bi, b := range sc.bindings {
+			if b.name != names[0] {
+				continue
+			}
+			for ci, c := range b.rel.cols {
+				if c.name == names[1] {
+					if c.ambiguous {
+						return 0, 0, refusef("Column %s occurs twice in a SELECT * of a subquery; select the columns you need by name.", quoteName(names[1]))
+					}
+					return bi, ci, nil
+				}
+			}
+			return 0, 0, refusef("Unknown column %s.%s. Check the spelling against the schema browser.", names[0], quoteName(names[1]))
+		}
+		return 0, 0, refusef("Unknown table or alias %s in %s.%s.", quoteName(names[0]), names[0], names[1])
+	default:
+		return 0, 0, refusef("Refer to columns as column or table.column.")
+	}
+}
+
+// --- expressions -------------------------------------------------------------
+
+type ectx struct {
+	sc     *scope
+	env    *env
+	agg    bool   // aggregate functions allowed here
+	outer  bool   // outer query: only the reporting aggregates
+	sub    bool   // IN (subquery) allowed here
+	inAgg  bool   // inside an aggregate's arguments
+	clause string // for messages
+}
+
+type einfo struct {
+	person  bool // a plain reference to a person column
+	tainted bool // mentions a person column
+	aggs    int  // aggregate calls inside
+	window  bool
+}
+
+func (i *einfo) add(o einfo) {
+	i.tainted = i.tainted || o.tainted || o.person
+	i.aggs += o.aggs
+}
+
+// Scalar functions and operators allowed anywhere. Everything else is refused:
+// an allow-list, because DuckDB keeps adding functions that read files,
+// settings or catalogue state.
+var scalarFuncs = setOf(
+	// operators
+	"+", "-", "*", "/", "//", "%", "**", "^", "||", "~~", "!~~", "~~*", "!~~*",
+	// numbers
+	"abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "sqrt", "cbrt", "pow", "power", "exp",
+	"ln", "log", "log2", "log10", "greatest", "least", "ifnull", "nullif", "if", "even", "round_even",
+	// text
+	"lower", "upper", "lcase", "ucase", "length", "strlen", "substr", "substring", "left", "right", "trim",
+	"ltrim", "rtrim", "concat", "concat_ws", "replace", "starts_with", "ends_with", "contains", "prefix",
+	"suffix", "strpos", "instr", "position", "lpad", "rpad", "regexp_matches", "regexp_full_match",
+	"regexp_replace", "regexp_extract", "split_part", "like_escape", "ilike_escape",
+	// dates and times
+	"date_part", "datepart", "date_trunc", "datetrunc", "date_diff", "datediff", "date_sub", "datesub",
+	"date_add", "year", "month", "day", "quarter", "week", "weekofyear", "dayofweek", "isodow", "dayofyear",
+	"dayofmonth", "yearweek", "isoyear", "hour", "minute", "second", "epoch", "make_date", "last_day",
+	"monthname", "dayname", "strftime", "strptime", "try_strptime", "to_years", "to_months", "to_days",
+	"to_weeks", "to_hours", "to_minutes", "to_seconds", "current_date", "today", "age",
+)
+
+// Aggregates the planner understands, with their kind.
+var aggKinds = map[string]string{
+	"count_star": "count", "count": "count", "sum": "sum", "avg": "avg", "mean": "avg",
+	"min": "min", "max": "max", "median": "median",
+	"quantile_cont": "quantile", "quantile_disc": "quantile", "quantile": "quantile",
+	"stddev": "stddev", "stddev_samp": "stddev", "stddev_pop": "stddev",
+	"variance": "variance", "var_samp": "variance", "var_pop": "variance",
+}
+
+// Extra aggregates allowed inside a subquery grouped by person, where they only
+// ever see one person's rows.
+var perPersonAggs = setOf("bool_or", "bool_and", "any_value", "first", "arg_min", "arg_max", "count_if", "min_by", "max_by", "arg_min_null", "arg_max_null")
+
+func setOf(ss ...string) map[string]bool {
+	m := map[string]bool{}
+	for _, s := range ss {
+		m[s] = true
+	}
+	return m
+}
+
+func isAggregate(n node) bool {
+	if str(n, "class") != "FUNCTION" {
+		return false
+	}
+	name := strings.ToLower(str(n, "function_name"))
+	return aggKinds[name] != "" || perPersonAggs[name]
+}
+
+// expr checks an expression and annotates its column references.
+func (an *analysis) expr(n node, c ectx) (einfo, error) {
+	var info einfo
+	if n == nil {
+		return info, nil
+	}
+	children := func(k string) error {
+		for _, ch := range nodes(n, k) {
+			ci, err := an.expr(ch, c)
+			if err != nil {
+				return err
+			}
+			info.add(ci)
+		}
+		return nil
+	}
+	one := func(k string) error {
+		if o := obj(n, k); o != nil {
+			ci, err := an.expr(o, c)
+			if err != nil {
+				return err
+			}
+			info.add(ci)
+		}
+		return nil
+	}
+	switch str(n, "class") {
+	case "COLUMN_REF":
+		bi, ci, err := an.lookupCol(c.sc, lower(strings_(n, "column_names")))
+		if err != nil {
+			return info, err
+		}
+		b := c.sc.bindings[bi]
+		col := b.rel.cols[ci]
+		n[annID] = fmt.Sprintf("%d:%s.%s", c.sc.id, b.name, col.name)
+		n[annKey] = col.key
+		if col.key == "" {
+			n[annKey] = b.name + "." + col.name
+		}
+		n[annType] = col.typ
+		n[annPerson] = col.person
+		info.person = col.person
+		info.tainted = col.tainted
+		return info, nil
+	case "CONSTANT":
+		return info, nil
+	case "COMPARISON":
+		if err := one("left"); err != nil {
+			return info, err
+		}
+		return info, one("right")
+	case "CONJUNCTION":
+		return info, children("children")
+	case "OPERATOR":
+		switch str(n, "type") {
+		case "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "COMPARE_IN", "COMPARE_NOT_IN", "OPERATOR_COALESCE":
+			return info, children("children")
+		case "GROUPING_FUNCTION":
+			return info, refusef("GROUPING() is not needed in the SELECT list: margin rows are identified for you.")
+		default:
+			return info, refusef("The operator %s is not allowed here.", strings.ToLower(strings.TrimPrefix(str(n, "type"), "OPERATOR_")))
+		}
+	case "CASE":
+		for _, cc := range nodes(n, "case_checks") {
+			for _, k := range []string{"when_expr", "then_expr"} {
+				ci, err := an.expr(obj(cc, k), c)
+				if err != nil {
+					return info, err
+				}
+				info.add(ci)
+			}
+		}
+		return info, one("else_expr")
+	case "CAST":
+		if t := obj(n, "cast_type"); str(t, "id") == "USER" {
+			return info, refusef("Cast only to built-in types (INTEGER, VARCHAR, DATE, ...).")
+		}
+		return info, one("child")
+	case "BETWEEN":
+		for _, k := range []string{"input", "lower", "upper"} {
+			if err := one(k); err != nil {
+				return info, err
+			}
+		}
+		return info, nil
+	case "FUNCTION":
+		return an.function(n, c)
+	case "SUBQUERY":
+		return an.subqueryExpr(n, c)
+	case "WINDOW":
+		return info, refusef("Window functions (OVER ...) are not supported: they can carry one person's values into another person's rows. Use GROUP BY.")
+	case "STAR":
+		return info, refusef("* is only allowed as SELECT * in a subquery or CTE.")
+	case "LAMBDA", "LAMBDA_REF":
+		return info, refusef("Lambda functions are not allowed.")
+	case "PARAMETER":
+		return info, refusef("Query parameters ($1, ?) are not supported; write the values into the query.")
+	case "COLLATE":
+		return info, refusef("COLLATE is not supported.")
+	default:
+		return info, refusef("This kind of expression is not supported here.")
+	}
+}
+
+func (an *analysis) function(n node, c ectx) (einfo, error) {
+	var info einfo
+	name := strings.ToLower(str(n, "function_name"))
+	if str(n, "schema") != "" || str(n, "catalog") != "" {
+		return info, refusef("Call functions without a schema or catalog prefix.")
+	}
+	if boolean(n, "export_state") {
+		return info, refusef("EXPORT_STATE is not allowed.")
+	}
+	agg := isAggregate(n)
+	if agg {
+		switch {
+		case c.inAgg:
+			return info, refusef("Aggregates cannot be nested.")
+		case !c.agg:
+			return info, refusef("Aggregate functions are not allowed in %s.", c.clause)
+		case c.outer && aggKinds[name] == "":
+			return info, refusef("The aggregate %s() is not supported in the outer query; use COUNT, COUNT(DISTINCT ...), SUM, AVG, MEDIAN or quantiles.", name)
+		}
+		if len(list(obj(n, "order_bys"), "orders")) > 0 {
+			return info, refusef("ORDER BY inside an aggregate is not supported.")
+		}
+		if boolean(n, "distinct") && name != "count" && c.outer {
+			return info, refusef("DISTINCT is only supported in COUNT(DISTINCT ...).")
+		}
+		info.aggs = 1
+		inner := c
+		inner.inAgg = true
+		inner.sub = false
+		for _, ch := range nodes(n, "children") {
+			ci, err := an.expr(ch, inner)
+			if err != nil {
+				return info, err
+			}
+			info.tainted = info.tainted || ci.tainted || ci.person
+			if ci.aggs > 0 {
+				return info, refusef("Aggregates cannot be nested.")
+			}
+		}
+		if f := obj(n, "filter"); f != nil {
+			fc := inner
+			fc.clause = "FILTER"
+			if _, err := an.expr(f, fc); err != nil {
+				return info, err
+			}
+		}
+		return info, nil
+	}
+	if !isNull(n, "filter") || boolean(n, "distinct") {
+		return info, refusef("FILTER and DISTINCT only apply to aggregates.")
+	}
+	if !scalarFuncs[name] {
+		return info, refusef("The function %s() is not allowed. Allowed are arithmetic, text, date and comparison functions; functions that read files, settings, the catalogue or logs are refused.", quoteName(name)[1:len(quoteName(name))-1])
+	}
+	for _, ch := range nodes(n, "children") {
+		ci, err := an.expr(ch, c)
+		if err != nil {
+			return info, err
+		}
+		info.add(ci)
+	}
+	return info, nil
+}
+
+// subqueryExpr allows only x IN (SELECT ...) filters that cannot carry one
+// person's data into another person's row: either person_id IN (a subquery
+// returning person_id), so the row is kept by a fact about its own person, or
+// a subquery that reads no person-level table at all.
+func (an *analysis) subqueryExpr(n node, c ectx) (einfo, error) {
+	var info einfo
+	const how = "Only person_id IN (SELECT person_id FROM ...) or IN over lookup tables is allowed in WHERE; scalar and EXISTS subqueries can carry other persons' data into a row."
+	if !c.sub || str(n, "subquery_type") != "ANY" || str(n, "comparison_type") != "COMPARE_EQUAL" {
+		return info, refusef("This subquery is not allowed. %s", how)
+	}
+	ci, err := an.expr(obj(n, "child"), c)
+	if err != nil {
+		return info, err
+	}
+	rel, err := an.derivedAllowOrphan(obj(obj(n, "subquery"), "node"), c.env)
+	if err != nil {
+		return info, err
+	}
+	if len(rel.cols) != 1 {
+		return info, refusef("An IN subquery must return exactly one column.")
+	}
+	if !(ci.person && rel.cols[0].person) && rel.readsPerson {
+		return info, refusef("This IN subquery reads person-level data but does not compare person_id with person_id. %s", how)
+	}
+	info.add(ci)
+	return info, nil
+}
+
+// conjuncts splits an expression at top-level ANDs.
+func conjuncts(n node) []node {
+	if n == nil {
+		return nil
+	}
+	if str(n, "class") == "CONJUNCTION" && str(n, "type") == "CONJUNCTION_AND" {
+		var out []node
+		for _, ch := range nodes(n, "children") {
+			out = append(out, conjuncts(ch)...)
+		}
+		return out
+	}
+	return []node{n}
+}
+
+// --- derived relations (CTEs, subqueries) --------------------------------
+
+func (an *analysis) derived(n node, e *env) (*relation, error) {
+	rel, err := an.derivedAllowOrphan(n, e)
+	if err != nil {
+		return nil, err
+	}
+	if rel.orphan != "" {
+		return nil, refusef("%s", rel.orphan)
+	}
+	return rel, nil
+}
+
+func (an *analysis) ctes(n node, e *env) (*env, error) {
+	m := nodes(obj(n, "cte_map"), "map")
+	if len(m) == 0 {
+		return e, nil
+	}
+	ne := &env{ctes: map[string]*relation{}, parent: e}
+	for _, kv := range m {
+		name := strings.ToLower(str(kv, "key"))
+		if strings.HasPrefix(name, "__") {
+			return nil, refusef("Names starting with __ are reserved.")
+		}
+		v := obj(kv, "value")
+		if len(list(v, "aliases")) > 0 {
+			return nil, refusef("Column lists on CTEs (WITH c(a, b) AS ...) are not supported; use AS inside the CTE.")
+		}
+		if str(v, "materialized") != "" && str(v, "materialized") != "CTE_MATERIALIZE_DEFAULT" && str(v, "materialized") != "CTE_MATERIALIZE_ALWAYS" && str(v, "materialized") != "CTE_MATERIALIZE_NEVER" {
+			return nil, refusef("This kind of CTE is not supported.")
+		}
+		if len(list(v, "key_targets")) > 0 {
+			return nil, refusef("Recursive CTEs are not supported.")
+		}
+		rel, err := an.derivedAllowOrphan(obj(obj(v, "query"), "node"), ne)
+		if err != nil {
+			return nil, err
+		}
+		ne.ctes[name] = rel
+	}
+	return ne, nil
+}
+
+// derivedAllowOrphan analyses a SELECT used as a relation. Its result may be
+// "orphan" person data (no person column): fine for IN over a lookup, refused
+// in FROM.
+func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
+	switch str(n, "type") {
+	case "SELECT_NODE":
+	case "SET_OPERATION_NODE":
+		return an.setOp(n, e)
+	case "RECURSIVE_CTE_NODE", "CTE_NODE":
+		return nil, refusef("Recursive CTEs are not supported.")
+	default:
+		return nil, refusef("This kind of subquery is not supported.")
+	}
+	for _, m := range nodes(n, "modifiers") {
+		switch str(m, "type") {
+		case "ORDER_MODIFIER", "DISTINCT_MODIFIER":
+		default:
+			return nil, refusef("LIMIT and OFFSET are not allowed in subqueries or CTEs: they pick rows arbitrarily. Filter with WHERE instead.")
+		}
+	}
+	if !isNull(n, "qualify") {
+		return nil, refusef("QUALIFY is not supported (it filters on window functions).")
+	}
+	if !isNull(n, "sample") {
+		return nil, refusef("USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
+	}
+	if str(n, "aggregate_handling") != "STANDARD_HANDLING" {
+		return nil, refusef("GROUP BY ALL is not supported; list the grouping columns.")
+	}
+	e, err := an.ctes(n, e)
+	if err != nil {
+		return nil, err
+	}
+	an.scopes++
+	sc := &scope{id: an.scopes, using: map[string]int{}}
+	if err := an.from(obj(n, "from_table"), e, sc); err != nil {
+		return nil, err
+	}
+	setUnit(sc)
+	rel := &relation{}
+	for _, b := range sc.bindings {
+		rel.readsPerson = rel.readsPerson || b.rel.readsPerson
+	}
+	if w := obj(n, "where_clause"); w != nil {
+		if _, err := an.expr(w, ectx{sc: sc, env: e, sub: true, clause: "WHERE"}); err != nil {
+			return nil, err
+		}
+		an.filters = append(an.filters, conjuncts(w)...)
+	}
+	// Aggregation: GROUP BY, or an aggregate anywhere in the SELECT list.
+	groups := nodes(n, "group_expressions")
+	aggregating := len(groups) > 0
+	sel := nodes(n, "select_list")
+	for _, s := range sel {
+		if containsAggregate(s) {
+			aggregating = true
+		}
+	}
+	groupedPerson := map[string]bool{} // annID of person columns among the keys
+	if aggregating {
+		sets := list(n, "group_sets")
+		if len(sets) > 1 {
+			return nil, refusef("ROLLUP, CUBE and GROUPING SETS are only supported in the outer query.")
+		}
+		for _, g := range groups {
+			g, err := an.groupExpr(g, sel, sc)
+			if err != nil {
+				return nil, err
+			}
+			gi, err := an.expr(g, ectx{sc: sc, env: e, clause: "GROUP BY"})
+			if err != nil {
+				return nil, err
+			}
+			if gi.person {
+				groupedPerson[str(g, annID)] = true
+			}
+		}
+		if h := obj(n, "having"); h != nil {
+			if _, err := an.expr(h, ectx{sc: sc, env: e, agg: true, clause: "HAVING"}); err != nil {
+				return nil, err
+			}
+		}
+	} else if !isNull(n, "having") {
+		return nil, refusef("HAVING needs GROUP BY.")
+	}
+	for _, s := range sel {
+		if str(s, "class") == "STAR" {
+			if aggregating {
+				return nil, refusef("SELECT * cannot be combined with GROUP BY.")
+			}
+			cols, err := expandStar(s, sc)
+			if err != nil {
+				return nil, err
+			}
+			rel.cols = append(rel.cols, cols...)
+			continue
+		}
+		si, err := an.expr(s, ectx{sc: sc, env: e, agg: aggregating, sub: false, clause: "the SELECT list"})
+		if err != nil {
+			return nil, err
+		}
+		name := strings.ToLower(str(s, "alias"))
+		if strings.HasPrefix(name, "__") {
+			return nil, refusef("Names starting with __ are reserved.")
+		}
+		col := column{tainted: si.tainted}
+		if str(s, "class") == "COLUMN_REF" {
+			names := strings_(s, "column_names")
+			if name == "" {
+				name = strings.ToLower(names[len(names)-1])
+			}
+			col.person = si.person && (!aggregating || groupedPerson[str(s, annID)])
+			if bi, _, err := an.lookupCol(sc, lower(names)); err == nil {
+				col.nullable = sc.bindings[bi].nullable
+			}
+			col.tainted = col.tainted || si.person && !col.person
+			col.key, _ = s[annKey].(string)
+		}
+		col.name = name
+		rel.cols = append(rel.cols, col)
+	}
+	markDuplicates(rel)
+	if rel.readsPerson && rel.unit() < 0 {
+		if aggregating {
+			rel.orphan = "A subquery or CTE that aggregates person-level data must GROUP BY person_id and return it, so that each of its rows still belongs to one person; aggregate across persons only in the outer query."
+		} else {
+			rel.orphan = "A subquery or CTE over person-level tables must return person_id unchanged (a plain column, not computed), so that each of its rows still belongs to one person."
+		}
+	}
+	return rel, nil
+}
+
+func (an *analysis) setOp(n node, e *env) (*relation, error) {
+	switch str(n, "setop_type") {
+	case "UNION", "EXCEPT", "INTERSECT":
+	default:
+		return nil, refusef("UNION BY NAME is not supported; list the columns in the same order in each branch.")
+	}
+	for _, m := range nodes(n, "modifiers") {
+		if str(m, "type") != "ORDER_MODIFIER" && str(m, "type") != "DISTINCT_MODIFIER" {
+			return nil, refusef("LIMIT and OFFSET are not allowed in subqueries or CTEs: they pick rows arbitrarily. Filter with WHERE instead.")
+		}
+	}
+	e, err := an.ctes(n, e)
+	if err != nil {
+		return nil, err
+	}
+	l, err := an.derivedAllowOrphan(obj(n, "left"), e)
+	if err != nil {
+		return nil, err
+	}
+	r, err := an.derivedAllowOrphan(obj(n, "right"), e)
+	if err != nil {
+		return nil, err
+	}
+	if len(l.cols) != len(r.cols) {
+		return nil, refusef("Each branch of a UNION, EXCEPT or INTERSECT must return the same number of columns.")
+	}
+	rel := &relation{readsPerson: l.readsPerson || r.readsPerson}
+	for i := range l.cols {
+		c := l.cols[i]
+		c.person = l.cols[i].person && r.cols[i].person
+		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
+		c.key = ""
+		rel.cols = append(rel.cols, c)
+	}
+	markDuplicates(rel)
+	if rel.readsPerson && rel.unit() < 0 {
+		rel.orphan = "Each branch of a UNION, EXCEPT or INTERSECT over person-level data must return person_id in the same position, so that each row still belongs to one person."
+	}
+	return rel, nil
+}
+
+func markDuplicates(rel *relation) {
+	seen := map[string]int{}
+	for i, c := range rel.cols {
+		if c.name == "" {
+			continue
+		}
+		if j, ok := seen[c.name]; ok {
+			rel.cols[i].ambiguous = true
+			rel.cols[j].ambiguous = true
+		}
+		seen[c.name] = i
+	}
+}
+
+func expandStar(s node, sc *scope) ([]column, error) {
+	if len(list(s, "replace_list")) > 0 || len(list(s, "rename_list")) > 0 || boolean(s, "columns") || !isNull(s, "expr") || len(list(s, "qualified_exclude_list")) > 0 {
+		return nil, refusef("Only plain SELECT * or SELECT * EXCLUDE (...) are supported; REPLACE, RENAME and COLUMNS(...) are not.")
+	}
+	if str(s, "alias") != "" {
+		return nil, refusef("SELECT * cannot have an alias.")
+	}
+	exclude := setOf(lower(strings_(s, "exclude_list"))...)
+	rn := strings.ToLower(str(s, "relation_name"))
+	var out []column
+	usingDone := map[string]bool{}
+	found := rn == ""
+	for _, b := range sc.bindings {
+		if rn != "" && b.name != rn {
+			continue
+		}
+		found = true
+		for _, c := range b.rel.cols {
+			if exclude[c.name] {
+				continue
+			}
+			c.nullable = c.nullable || b.nullable
+			if ub, ok := sc.using[c.name]; ok && rn == "" {
+				if usingDone[c.name] {
+					continue
+				}
+				usingDone[c.name] = true
+				c = sc.bindings[ub].rel.cols[colIndex(sc.bindings[ub].rel, c.name)]
+				c.nullable = c.nullable || sc.bindings[ub].nullable
+			}
+			if c.key == "" {
+				c.key = b.name + "." + c.name
+			}
+			out = append(out, c)
+		}
+	}
+	if !found {
+		return nil, refusef("Unknown table or alias %s in %s.*.", quoteName(rn), rn)
+	}
+	return out, nil
+}
+
+func colIndex(r *relation, name string) int {
+	for i, c := range r.cols {
+		if c.name == name {
+			return i
+		}
+	}
+	return -1
+}
+
+func containsAggregate(n any) bool {
+	found := false
+	var walk func(v any)
+	walk = func(v any) {
+		if found {
+			return
+		}
+		switch v := v.(type) {
+		case map[string]any:
+			if str(v, "class") == "SUBQUERY" {
+				return
+			}
+			if isAggregate(v) {
+				found = true
+				return
+			}
+			for _, x := range v {
+				walk(x)
+			}
+		case []any:
+			for _, x := range v {
+				walk(x)
+			}
+		}
+	}
+	walk(n)
+	return found
+}
+
+// groupExpr turns GROUP BY 2 into the second SELECT item and GROUP BY alias into
+// the aliased expression (a FROM column of that name takes precedence, as in
+// DuckDB), so the rewrite never depends on the analyst's SELECT list.
+func (an *analysis) groupExpr(g node, sel []node, sc *scope) (node, error) {
+	if str(g, "class") == "COLUMN_REF" {
+		names := lower(strings_(g, "column_names"))
+		if len(names) != 1 {
+			return g, nil
+		}
+		if _, _, err := an.lookupCol(sc, names); err == nil {
+			return g, nil
+		}
+		for _, s := range sel {
+			if strings.ToLower(str(s, "alias")) == names[0] {
+				if containsAggregate(s) {
+					return nil, refusef("GROUP BY %s refers to an aggregate.", names[0])
+				}
+				c := cloneNode(s)
+				c["alias"] = ""
+				return c, nil
+			}
+		}
+		return g, nil
+	}
+	if str(g, "class") != "CONSTANT" {
+		return g, nil
+	}
+	v := obj(g, "value")
+	if t := str(obj(v, "type"), "id"); t != "INTEGER" && t != "BIGINT" {
+		return nil, refusef("GROUP BY a constant is not meaningful; group by columns or expressions.")
+	}
+	var pos int
+	if _, err := fmt.Sscan(fmt.Sprint(v["value"]), &pos); err != nil || pos < 1 || pos > len(sel) {
+		return nil, refusef("GROUP BY position %v is out of range.", v["value"])
+	}
+	item := sel[pos-1]
+	if containsAggregate(item) || str(item, "class") == "STAR" {
+		return nil, refusef("GROUP BY %d refers to an aggregate.", pos)
+	}
+	c := cloneNode(item)
+	c["alias"] = ""
+	return c, nil
+}

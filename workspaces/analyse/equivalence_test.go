@@ -1,0 +1,296 @@
+package analyse
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/duckdb/duckdb-go/v2"
+)
+
+// accepted is a corpus of queries the analyser must accept. The equivalence
+// test runs each one as written and as rewritten on the fixture and demands the
+// same values, and the same distinct persons per row as a direct COUNT(DISTINCT).
+var accepted = []string{
+	`SELECT region, count(*) FROM patients GROUP BY region`,
+	`SELECT count(*) FROM gp_events`,
+	`SELECT count(*) AS n, sum(units), avg(value) FROM gp_events WHERE code = 'nothing'`,
+	`SELECT sex, count(DISTINCT person_id) AS persons FROM gp_events JOIN patients USING (person_id) GROUP BY sex`,
+	`SELECT region, sex, count(*), count(DISTINCT person_id), sum(value) AS s, avg(units) FROM patients JOIN gp_events USING (person_id) WHERE code = 'E11' GROUP BY ROLLUP (region, sex) ORDER BY 1, 2`,
+	`SELECT region, sex, count(*) AS n FROM patients GROUP BY CUBE (region, sex)`,
+	`SELECT region, sex, count(*) AS n, sum(birth_year) AS s FROM patients GROUP BY GROUPING SETS ((region), (sex), ())`,
+	`SELECT code, sum(cost), avg(cost), sum(units), avg(units), count(value), sum(value), avg(value) FROM gp_events GROUP BY code`,
+	`SELECT region, count(*) FILTER (WHERE code = 'E11') AS diabetes, count(*) AS events, sum(value) FILTER (WHERE code = 'I10') AS bp FROM patients p JOIN gp_events g ON p.person_id = g.person_id GROUP BY region`,
+	`WITH diab AS (SELECT person_id, min(event_date) AS first_dx FROM gp_events WHERE code = 'E11' GROUP BY person_id)
+	 SELECT year(first_dx) AS yr, count(*) FROM diab GROUP BY yr ORDER BY yr`,
+	`SELECT region, count(*) FROM patients WHERE person_id IN (SELECT person_id FROM admissions WHERE kind = 'emergency') GROUP BY region`,
+	`SELECT region, count(*) FROM patients WHERE person_id NOT IN (SELECT person_id FROM admissions) GROUP BY region`,
+	`SELECT l.imd_decile, count(DISTINCT a.person_id) AS persons, count(*) AS admissions FROM admissions a JOIN patients p USING (person_id) JOIN lsoa_lookup l ON p.lsoa = l.lsoa WHERE a.kind = 'emergency' GROUP BY l.imd_decile`,
+	`SELECT p.sex, count(a.person_id) AS with_adm, count(DISTINCT a.person_id) AS persons_adm, count(*) AS n, sum(a.cost) AS cost FROM patients p LEFT JOIN admissions a ON p.person_id = a.person_id GROUP BY p.sex`,
+	`SELECT practice, count(DISTINCT code) AS codes, count(DISTINCT event_date) FILTER (WHERE units > 2) AS days FROM gp_events GROUP BY practice`,
+	`SELECT (2024 - birth_year) // 10 * 10 AS age_band, count(*) FROM patients GROUP BY age_band`,
+	`SELECT (2024 - birth_year) // 10 * 10, count(*) FROM patients GROUP BY 1 ORDER BY 1`,
+	`SELECT kind, min(los), max(los), median(cost), quantile_cont(cost, 0.9) AS p90, quantile_disc(los, 0.5) AS q, stddev(cost), var_pop(los) AS v FROM admissions GROUP BY kind`,
+	`SELECT src, count(*) AS n, count(DISTINCT person_id) AS persons FROM (SELECT person_id, 'gp' AS src FROM gp_events UNION ALL SELECT person_id, 'adm' FROM admissions) u GROUP BY src`,
+	`SELECT n_events, count(*) AS persons FROM (SELECT person_id, count(*) AS n_events FROM gp_events GROUP BY person_id) t GROUP BY n_events ORDER BY n_events`,
+	`SELECT CASE WHEN birth_year < 1960 THEN 'older' ELSE 'younger' END AS band, sum(value) AS total, avg(value) AS mean FROM patients JOIN gp_events USING (person_id) GROUP BY band`,
+	`SELECT region, count(*) FROM patients p SEMI JOIN admissions a ON p.person_id = a.person_id GROUP BY region`,
+	`SELECT region, count(*) FROM patients p ANTI JOIN admissions a ON p.person_id = a.person_id GROUP BY region`,
+	`SELECT code, count(*) FROM gp_events WHERE event_date >= DATE '2021-01-01' AND code IN ('E11', 'I10') AND value IS NOT NULL GROUP BY code`,
+	`SELECT date_trunc('month', admit_date) AS month, kind, count(*), sum(los) FROM admissions GROUP BY ROLLUP (month, kind)`,
+	`WITH e AS (SELECT * FROM gp_events WHERE code = 'J45'), p AS (SELECT person_id, region FROM patients)
+	 SELECT p.region, count(DISTINCT e.person_id) AS persons, sum(e.units) AS units FROM e JOIN p ON e.person_id = p.person_id GROUP BY p.region`,
+	`SELECT region FROM patients GROUP BY region`,
+	`SELECT s.sex, sum(s.total) AS total FROM (SELECT person_id, sex, birth_year AS total FROM patients) AS s GROUP BY s.sex`,
+	`SELECT kind, sum(cost) AS cost FROM admissions a WHERE a.los BETWEEN 2 AND 5 OR a.kind LIKE 'emer%' GROUP BY kind`,
+	`SELECT region, lsoa, count(*) FROM patients GROUP BY region, lsoa ORDER BY count(*) DESC, region, lsoa`,
+	`SELECT m.msoa, count(*) FROM patients p JOIN lsoa_lookup m ON p.lsoa = m.lsoa GROUP BY ROLLUP (m.msoa)`,
+}
+
+func TestEquivalence(t *testing.T) {
+	ctx := context.Background()
+	an := analyser(t)
+	db := fixtureDB(t)
+	for _, text := range accepted {
+		t.Run(short(text), func(t *testing.T) {
+			q, err := an.Analyse(ctx, text, testSchema())
+			if err != nil {
+				t.Fatalf("refused: %v", err)
+			}
+			origCols, origTypes, orig := runSQL(t, db, text)
+			cols, types, got := runSQL(t, db, q.Rewritten)
+			v := q.StatsColumns.Visible
+			if !slices.Equal(origCols, cols[:v]) {
+				t.Errorf("columns: original %q, rewritten %q", origCols, cols[:v])
+			}
+			if !slices.Equal(origTypes, types[:v]) {
+				t.Errorf("types: original %q, rewritten %q", origTypes, types[:v])
+			}
+			var vis []string
+			for _, r := range got {
+				vis = append(vis, rowKey(r[:v]))
+			}
+			var want []string
+			for _, r := range orig {
+				want = append(want, rowKey(r))
+			}
+			if hasOrder(text) {
+				if !slices.Equal(vis, want) {
+					t.Errorf("ordered rows differ:\noriginal  %q\nrewritten %q", want, vis)
+				}
+			}
+			slices.Sort(vis)
+			slices.Sort(want)
+			if !slices.Equal(vis, want) {
+				t.Errorf("rows differ:\noriginal  %q\nrewritten %q\n%s", want, vis, q.Rewritten)
+			}
+			checkPersons(t, db, q, text, got)
+			checkCells(t, q, got)
+		})
+	}
+}
+
+func hasOrder(text string) bool { return strings.Contains(strings.ToUpper(text), "ORDER BY") }
+
+func short(s string) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) > 60 {
+		s = s[:60]
+	}
+	return s
+}
+
+// checkPersons compares __persons with a direct COUNT(DISTINCT person) over the
+// analyst's FROM and WHERE, grouped the same way (GROUPING() tells margins apart).
+func checkPersons(t *testing.T, db *sql.DB, q *Query, text string, got [][]any) {
+	t.Helper()
+	direct := personsQuery(t, text)
+	_, _, rows := runSQL(t, db, direct)
+	want := map[string]int64{}
+	for _, r := range rows {
+		want[rowKey(r[:len(r)-1])] = toInt(r[len(r)-1])
+	}
+	sc := q.StatsColumns
+	for _, r := range got {
+		var key []any
+		for j, c := range q.Plan.Columns {
+			if c.Kind == "dimension" {
+				key = append(key, r[j])
+			}
+		}
+		key = append(key, r[sc.Set])
+		k := rowKey(key)
+		w, ok := want[k]
+		if !ok {
+			t.Errorf("row %s has no direct count (%s)", k, direct)
+			continue
+		}
+		if p := toInt(r[sc.Persons]); p != w {
+			t.Errorf("row %s: __persons = %d, COUNT(DISTINCT person_id) = %d", k, p, w)
+		}
+	}
+	if len(rows) != len(got) {
+		t.Errorf("direct count has %d rows, the rewritten result %d", len(rows), len(got))
+	}
+}
+
+// personsQuery builds SELECT <dims>, GROUPING(<keys>), count(DISTINCT <person>)
+// with the analyst's own FROM, WHERE and GROUP BY — DuckDB's distinct
+// aggregate, not the rewrite's two levels.
+func personsQuery(t *testing.T, text string) string {
+	t.Helper()
+	ctx := context.Background()
+	a := analyser(t)
+	stmt, err := a.parse(ctx, text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	an := newAnalysis(testSchema())
+	q, err := an.outer(obj(stmt, "node"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := cloneNode(q.root)
+	var sel []any
+	for _, it := range q.items {
+		if it.m == nil {
+			sel = append(sel, cloneNode(it.expr))
+		}
+	}
+	if len(q.groups) > 0 {
+		sel = append(sel, groupingFn(q.groups))
+	} else {
+		sel = append(sel, cast(constInt(0), "BIGINT"))
+	}
+	b := q.sc.bindings[q.sc.unitB]
+	cnt := fn("count", colRef(b.name, b.rel.cols[q.sc.unitC].name))
+	cnt["distinct"] = true
+	sel = append(sel, cnt)
+	root["select_list"] = sel
+	root["modifiers"] = []any{}
+	s, err := a.deserialize(ctx, node{"node": strip(root), "named_param_map": []any{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// checkCells checks the cell statistics against the values they explain.
+func checkCells(t *testing.T, q *Query, got [][]any) {
+	t.Helper()
+	sc := q.StatsColumns
+	for i, r := range got {
+		persons := toInt(r[sc.Persons])
+		for j, c := range sc.Cells {
+			if c.Persons < 0 {
+				continue
+			}
+			p := toInt(r[c.Persons])
+			if p < 0 || p > persons {
+				t.Errorf("row %d column %d: cell persons %d, row persons %d", i, j, p, persons)
+			}
+			if q.Plan.Columns[j].Aggregate == "count_distinct" && strings.Contains(q.Plan.Columns[j].Key, "person_id") && toInt(r[j]) != p {
+				t.Errorf("row %d column %d: COUNT(DISTINCT person_id) = %v, cell persons %d", i, j, r[j], p)
+			}
+			if c.Total >= 0 {
+				total, m1, m2 := toFloat(r[c.Total]), toFloat(r[c.Max1]), toFloat(r[c.Max2])
+				if q.Plan.Columns[j].Aggregate == "sum" && r[j] != nil && !near(toFloat(r[j]), total) {
+					t.Errorf("row %d column %d: SUM %v, total of contributions %v", i, j, r[j], total)
+				}
+				if r[c.AnyNegative] != true && (m2 > m1 || m1+m2 > total+1e-9*math.Abs(total)) {
+					t.Errorf("row %d column %d: max1 %v max2 %v total %v inconsistent", i, j, m1, m2, total)
+				}
+			}
+		}
+	}
+}
+
+func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*max(1, math.Abs(a), math.Abs(b)) }
+
+func runSQL(t *testing.T, db *sql.DB, text string) ([]string, []string, [][]any) {
+	t.Helper()
+	rows, err := db.Query(text)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, text)
+	}
+	defer rows.Close()
+	cols, _ := rows.Columns()
+	cts, _ := rows.ColumnTypes()
+	var types []string
+	for _, c := range cts {
+		types = append(types, c.DatabaseTypeName())
+	}
+	var out [][]any
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptr := make([]any, len(cols))
+		for i := range vals {
+			ptr[i] = &vals[i]
+		}
+		if err := rows.Scan(ptr...); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, vals)
+	}
+	if err := rows.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return cols, types, out
+}
+
+// rowKey renders values so that equal values give equal text; floats are
+// compared to 12 significant digits (the rewrite adds per-person partial sums
+// in a different order than a direct SUM of doubles).
+func rowKey(r []any) string {
+	var parts []string
+	for _, v := range r {
+		switch v := v.(type) {
+		case float64:
+			parts = append(parts, fmt.Sprintf("%.12g", v))
+		case time.Time:
+			parts = append(parts, v.UTC().Format(time.RFC3339))
+		case duckdb.Decimal:
+			parts = append(parts, v.String())
+		case *big.Int:
+			parts = append(parts, v.String())
+		default:
+			parts = append(parts, fmt.Sprintf("%v", v))
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+func toInt(v any) int64 {
+	switch v := v.(type) {
+	case int64:
+		return v
+	case int32:
+		return int64(v)
+	case *big.Int:
+		return v.Int64()
+	}
+	panic(fmt.Sprintf("not an integer: %T %v", v, v))
+}
+
+func toFloat(v any) float64 {
+	switch v := v.(type) {
+	case nil:
+		return 0
+	case float64:
+		return v
+	case int64:
+		return float64(v)
+	case *big.Int:
+		f, _ := new(big.Float).SetInt(v).Float64()
+		return f
+	case duckdb.Decimal:
+		return v.Float64()
+	}
+	panic(fmt.Sprintf("not a number: %T %v", v, v))
+}

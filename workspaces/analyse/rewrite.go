@@ -1,0 +1,403 @@
+package analyse
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/opensde/sde/disclosure"
+	"github.com/opensde/sde/sde"
+)
+
+// The rewritten query has two levels.
+//
+// Level 1 (subquery __l1) is the analyst's FROM and WHERE, grouped by each of
+// the analyst's grouping sets plus the person:
+//
+//	SELECT <group exprs> AS __k0.., <person> AS __pid, GROUPING(<group exprs>) AS __set,
+//	       <per-person partial aggregates> AS __c<j>, __v<j>, __l<j>
+//	FROM <analyst FROM> WHERE <analyst WHERE>
+//	GROUP BY GROUPING SETS ((<set 1>, <person>), (<set 2>, <person>), ...)
+//
+// so each level-1 row is one person's part of one output cell, in the very
+// grouping set the cell belongs to (a margin's per-person contribution is the
+// person's total across the parts, not a part).
+//
+// Level 2 groups those rows by (__set, __k0, ..): each group is one output row.
+// The analyst's values are recombined exactly (COUNT = sum of per-person counts,
+// SUM = sum of per-person sums, AVG = total sum / total count of rows, MIN/MAX
+// of per-person MIN/MAX, COUNT(DISTINCT x) and order statistics from the
+// per-person lists of values), and because each level-2 input row is one
+// distinct person, the person statistics are plain aggregates over it:
+// __persons = count(__pid), and per SUM/AVG measure the max, second max, total
+// and any-negative of the per-person values.
+//
+// Output columns: the analyst's, in order, then __persons, __set, then per
+// measure __p<j> (cell persons) and, for SUM and AVG, __max1<j>, __max2<j>,
+// __total<j>, __neg<j>.
+
+const l1 = "__l1"
+
+// StatsColumns says where Stats finds the person statistics in the rewritten
+// query's result.
+type StatsColumns struct {
+	Visible int // the analyst's columns are the first Visible columns
+	Persons int // __persons: distinct persons of the row
+	Set     int // __set: GROUPING() of the analyst's group expressions
+	// SetIndex maps a __set value to an index into Plan.GroupingSets; nil when
+	// the query has a single grouping set.
+	SetIndex map[int64]int
+	// Cells has one entry per analyst column; Persons < 0 for dimensions.
+	Cells []CellColumns
+}
+
+// CellColumns are the result columns holding one measure's cell statistics;
+// -1 where the measure has none.
+type CellColumns struct {
+	Persons, Max1, Max2, Total, AnyNegative int
+}
+
+func strip(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for k := range v {
+			if strings.HasPrefix(k, "__sde") {
+				delete(v, k)
+			}
+		}
+		for _, x := range v {
+			strip(x)
+		}
+	case []any:
+		for _, x := range v {
+			strip(x)
+		}
+	}
+	return v
+}
+
+// qualified returns a copy of e with every column reference replaced by its
+// table-qualified key, for stable keys and fingerprints.
+func qualified(e node) node {
+	c := cloneNode(e)
+	var walk func(v any) any
+	walk = func(v any) any {
+		switch v := v.(type) {
+		case map[string]any:
+			if str(v, "class") == "COLUMN_REF" {
+				if k, ok := v[annKey].(string); ok && k != "" {
+					parts := strings.SplitN(k, ".", 2)
+					return colRef(parts...)
+				}
+			}
+			for k, x := range v {
+				v[k] = walk(x)
+			}
+			return v
+		case []any:
+			for i, x := range v {
+				v[i] = walk(x)
+			}
+			return v
+		}
+		return v
+	}
+	return strip(walk(c)).(map[string]any)
+}
+
+func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Query, error) {
+	internal := func(err error) error {
+		return sde.Wrap(err, sde.EINTERNAL, "The query could not be rewritten.")
+	}
+	out := &Query{}
+	names := make([]string, len(q.items))
+	seen := map[string]bool{}
+	for i, it := range q.items {
+		name := it.alias
+		if name == "" {
+			s, err := a.exprSQL(ctx, strip(cloneNode(it.expr)).(map[string]any))
+			if err != nil {
+				return nil, internal(err)
+			}
+			name = s
+			if str(it.expr, "class") == "COLUMN_REF" {
+				cn := strings_(it.expr, "column_names")
+				name = cn[len(cn)-1]
+			}
+		}
+		if seen[strings.ToLower(name)] {
+			return nil, refusef("Two output columns are both called %s; give them distinct aliases (AS ...).", quoteName(name))
+		}
+		seen[strings.ToLower(name)] = true
+		names[i] = name
+	}
+	// Plan and keys.
+	keys := make([]string, len(q.items))
+	dimCol := make([]int, len(q.groups)) // group index → output column
+	for i, it := range q.items {
+		var k string
+		var err error
+		if it.dim >= 0 {
+			k, err = a.exprSQL(ctx, qualified(q.groups[it.dim]))
+			dimCol[it.dim] = i
+		} else {
+			k, err = a.exprSQL(ctx, qualified(it.expr))
+		}
+		if err != nil {
+			return nil, internal(err)
+		}
+		keys[i] = k
+		cp := disclosure.ColumnPlan{Name: names[i], Key: k}
+		oc := OutputColumn{Name: names[i]}
+		if it.dim >= 0 {
+			cp.Kind, oc.Kind = disclosure.Dimension, disclosure.Dimension
+			oc.Type, _ = q.groups[it.dim][annType].(string)
+		} else {
+			cp.Kind, oc.Kind = disclosure.Measure, disclosure.Measure
+			cp.Aggregate, oc.Aggregate = it.m.kind, it.m.kind
+			if it.m.kind == disclosure.Sum || it.m.kind == disclosure.Avg {
+				cp.Contribution = disclosure.PerPersonSum
+			}
+			switch it.m.kind {
+			case disclosure.Count, disclosure.CountDistinct:
+				oc.Type = "BIGINT"
+			case disclosure.Avg, disclosure.Stddev, disclosure.Variance:
+				oc.Type = "DOUBLE"
+			}
+		}
+		out.Plan.Columns = append(out.Plan.Columns, cp)
+		out.Columns = append(out.Columns, oc)
+	}
+	setIndex := map[int64]int{}
+	if q.multi {
+		n := len(q.groups)
+		for si, set := range q.sets {
+			var cols []int
+			var id int64
+			for g := 0; g < n; g++ {
+				if slices.Contains(set, g) {
+					cols = append(cols, dimCol[g])
+				} else {
+					id |= 1 << (n - 1 - g)
+				}
+			}
+			slices.Sort(cols)
+			if cols == nil {
+				cols = []int{}
+			}
+			out.Plan.GroupingSets = append(out.Plan.GroupingSets, cols)
+			setIndex[id] = si
+		}
+	}
+	// Fingerprint.
+	fp := disclosure.Fingerprint{Sources: []string{}, Grouping: []string{}, Filters: []string{}}
+	for s := range an.sources {
+		fp.Sources = append(fp.Sources, s)
+	}
+	for i, it := range q.items {
+		if it.dim >= 0 {
+			fp.Grouping = append(fp.Grouping, keys[i])
+		} else {
+			fp.Measures = append(fp.Measures, keys[i])
+		}
+	}
+	if q.multi {
+		var sets []string
+		for _, set := range q.sets {
+			var ks []string
+			for _, g := range set {
+				ks = append(ks, keys[dimCol[g]])
+			}
+			slices.Sort(ks)
+			sets = append(sets, "("+strings.Join(ks, ",")+")")
+		}
+		slices.Sort(sets)
+		fp.Grouping = append(fp.Grouping, "sets:"+strings.Join(sets, ","))
+	}
+	for _, f := range an.filters {
+		s, err := a.exprSQL(ctx, qualified(f))
+		if err != nil {
+			return nil, internal(err)
+		}
+		fp.Filters = append(fp.Filters, s)
+	}
+	out.Fingerprint = fp.Normalize()
+
+	// Rewrite.
+	stmt, sc, err := rewrite(q, names, setIndex)
+	if err != nil {
+		return nil, err
+	}
+	out.StatsColumns = sc
+	if !q.multi {
+		out.StatsColumns.SetIndex = nil
+	}
+	sqlText, err := a.deserialize(ctx, stmt)
+	if err != nil {
+		return nil, internal(err)
+	}
+	out.Rewritten = sqlText
+	return out, nil
+}
+
+func (k measure) needsValue() bool { return k.kind != disclosure.Count && !k.personArg }
+
+func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
+	b := q.sc.bindings[q.sc.unitB]
+	unit := colRef(b.name, b.rel.cols[q.sc.unitC].name)
+	ref := func(name string) node { return colRef(l1, name) }
+
+	// Level 1.
+	lv1 := selectNode()
+	lv1["from_table"] = cloneNode(obj(q.root, "from_table"))
+	if w := obj(q.root, "where_clause"); w != nil {
+		lv1["where_clause"] = cloneNode(w)
+	}
+	var sel1 []any
+	var groups1 []any
+	for i, g := range q.groups {
+		sel1 = append(sel1, as(cloneNode(g), fmt.Sprintf("__k%d", i)))
+		groups1 = append(groups1, cloneNode(g))
+	}
+	sel1 = append(sel1, as(cloneNode(unit), "__pid"))
+	groups1 = append(groups1, cloneNode(unit))
+	if q.multi {
+		sel1 = append(sel1, as(groupingFn(q.groups), "__set"))
+	}
+	pid := len(q.groups)
+	var sets1 []any
+	if len(q.groups) == 0 {
+		sets1 = []any{[]any{json0(pid)}}
+	}
+	for _, set := range q.sets {
+		s := []any{}
+		for _, g := range set {
+			s = append(s, json0(g))
+		}
+		sets1 = append(sets1, append(s, json0(pid)))
+	}
+	for j, it := range q.items {
+		m := it.m
+		if m == nil {
+			continue
+		}
+		arg := func() node { return cloneNode(m.arg) }
+		var cnt node
+		if m.arg == nil {
+			cnt = fn("count_star")
+		} else {
+			cnt = fn("count", arg())
+		}
+		sel1 = append(sel1, as(withFilter(cnt, m.filter), fmt.Sprintf("__c%d", j)))
+		switch {
+		case m.kind == disclosure.Count || m.personArg:
+		case m.kind == disclosure.CountDistinct:
+			l := fn("list", arg())
+			l["distinct"] = true
+			sel1 = append(sel1, as(withFilter(l, m.filter), fmt.Sprintf("__l%d", j)))
+		case m.kind == disclosure.Sum || m.kind == disclosure.Avg:
+			sel1 = append(sel1, as(withFilter(fn("sum", arg()), m.filter), fmt.Sprintf("__v%d", j)))
+		case m.kind == disclosure.Min || m.kind == disclosure.Max:
+			sel1 = append(sel1, as(withFilter(fn(m.fn, arg()), m.filter), fmt.Sprintf("__v%d", j)))
+		default:
+			sel1 = append(sel1, as(withFilter(fn("list", arg()), m.filter), fmt.Sprintf("__l%d", j)))
+		}
+	}
+	lv1["select_list"] = sel1
+	lv1["group_expressions"] = groups1
+	lv1["group_sets"] = sets1
+
+	// Level 2.
+	lv2 := selectNode()
+	lv2["cte_map"] = cloneNode(obj(q.root, "cte_map"))
+	lv2["from_table"] = subqueryRef(lv1, l1)
+	var sel2 []any
+	for j, it := range q.items {
+		var e node
+		if it.m == nil {
+			e = ref(fmt.Sprintf("__k%d", it.dim))
+		} else {
+			c, v, l := ref(fmt.Sprintf("__c%d", j)), ref(fmt.Sprintf("__v%d", j)), ref(fmt.Sprintf("__l%d", j))
+			m := it.m
+			switch {
+			case m.kind == disclosure.Count:
+				e = cast(coalesce(fn("sum", c), constInt(0)), "BIGINT")
+			case m.personArg:
+				e = withFilter(fn("count_star"), compare("COMPARE_GREATERTHAN", c, constInt(0)))
+			case m.kind == disclosure.CountDistinct:
+				e = cast(coalesce(fn("len", fn("list_distinct", fn("flatten", fn("list", l)))), constInt(0)), "BIGINT")
+			case m.kind == disclosure.Sum:
+				e = fn("sum", v)
+			case m.kind == disclosure.Avg:
+				e = operator("/", fn("sum", v), fn("sum", c))
+			case m.kind == disclosure.Min || m.kind == disclosure.Max:
+				e = fn(m.fn, v)
+			default:
+				args := []node{fn("flatten", fn("list", l)), constString(m.fn)}
+				for _, p := range m.params {
+					args = append(args, cloneNode(p))
+				}
+				e = fn("list_aggregate", args...)
+			}
+		}
+		sel2 = append(sel2, as(e, names[j]))
+	}
+	sc := StatsColumns{Visible: len(q.items), SetIndex: setIndex}
+	col := len(sel2)
+	next := func(e node, name string) int {
+		sel2 = append(sel2, as(e, name))
+		col++
+		return col - 1
+	}
+	sc.Persons = next(fn("count", ref("__pid")), "__persons")
+	if q.multi {
+		sc.Set = next(cast(ref("__set"), "BIGINT"), "__set")
+	} else {
+		sc.Set = next(cast(constInt(0), "BIGINT"), "__set")
+	}
+	for j, it := range q.items {
+		cc := CellColumns{Persons: -1, Max1: -1, Max2: -1, Total: -1, AnyNegative: -1}
+		if m := it.m; m != nil {
+			c, v := ref(fmt.Sprintf("__c%d", j)), ref(fmt.Sprintf("__v%d", j))
+			if m.kind == disclosure.Sum || m.kind == disclosure.Avg {
+				// A person contributes when their value is not zero: a SUM of a
+				// 0/1 indicator is a count of the persons with a 1.
+				cc.Persons = next(withFilter(fn("count_star"), compare("COMPARE_NOTEQUAL", v, constInt(0))), fmt.Sprintf("__p%d", j))
+				cc.Max1 = next(cast(fn("max", v), "DOUBLE"), fmt.Sprintf("__max1_%d", j))
+				cc.Max2 = next(cast(fn("list_extract", fn("max", v, constInt(2)), constInt(2)), "DOUBLE"), fmt.Sprintf("__max2_%d", j))
+				cc.Total = next(cast(fn("sum", v), "DOUBLE"), fmt.Sprintf("__total%d", j))
+				cc.AnyNegative = next(fn("bool_or", compare("COMPARE_LESSTHAN", cloneNode(v), constInt(0))), fmt.Sprintf("__neg%d", j))
+			} else {
+				cc.Persons = next(withFilter(fn("count_star"), compare("COMPARE_GREATERTHAN", c, constInt(0))), fmt.Sprintf("__p%d", j))
+			}
+		}
+		sc.Cells = append(sc.Cells, cc)
+	}
+	lv2["select_list"] = sel2
+	if len(q.groups) > 0 {
+		var g2, set2 []any
+		for i := range q.groups {
+			g2 = append(g2, ref(fmt.Sprintf("__k%d", i)))
+			set2 = append(set2, json0(i))
+		}
+		if q.multi {
+			g2 = append(g2, ref("__set"))
+			set2 = append(set2, json0(len(q.groups)))
+		}
+		lv2["group_expressions"] = g2
+		lv2["group_sets"] = []any{set2}
+	}
+	if len(q.orders) > 0 {
+		lv2["modifiers"] = []any{node{"type": "ORDER_MODIFIER", "orders": anyList(q.orders)}}
+	}
+	stmt := node{"node": strip(lv2), "named_param_map": []any{}}
+	return stmt, sc, nil
+}
+
+func coalesce(children ...node) node {
+	return node{"class": "OPERATOR", "type": "OPERATOR_COALESCE", "alias": "", "query_location": invalidLocation, "children": anyList(children)}
+}
+
+func json0(i int) any { return json.Number(fmt.Sprint(i)) }
