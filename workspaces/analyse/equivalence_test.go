@@ -96,7 +96,12 @@ func TestEquivalence(t *testing.T) {
 	}
 }
 
-func hasOrder(text string) bool { return strings.Contains(strings.ToUpper(text), "ORDER BY") }
+// hasOrder: the query's ORDER BY fixes the order of every row (margins can tie
+// with NULL keys, so queries with ROLLUP, CUBE or GROUPING SETS are compared as sets).
+func hasOrder(text string) bool {
+	u := strings.ToUpper(text)
+	return strings.Contains(u, "ORDER BY") && !strings.Contains(u, "ROLLUP") && !strings.Contains(u, "CUBE") && !strings.Contains(u, "GROUPING SETS")
+}
 
 func short(s string) string {
 	s = strings.Join(strings.Fields(s), " ")

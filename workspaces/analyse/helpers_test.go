@@ -29,12 +29,12 @@ var fixture = []string{
 		FROM range(300) t(i)`,
 	`CREATE TABLE gp_events AS SELECT 'p' || lpad(((i * 7919) % 300)::VARCHAR, 4, '0') AS person_id,
 		DATE '2020-01-01' + ((i * 13) % 1000)::INTEGER AS event_date, ['E11', 'I10', 'J45', 'F32'][1 + (hash(i * 3) % 4)::INTEGER] AS code,
-		'P' || (hash(i) % 5) AS practice, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 97) * 1.5 - 3 END AS value,
+		'P' || (hash(i) % 5) AS practice, CASE WHEN i % 11 = 0 THEN NULL ELSE (i % 97) * 1.5 - 3 END::DOUBLE AS value,
 		(i % 5)::INTEGER AS units, ((i * 31) % 1000 / 10.0)::DECIMAL(10,2) AS cost
 		FROM range(3000) t(i)`,
 	`CREATE TABLE admissions AS SELECT 'p' || lpad(((i * 104729) % 250)::VARCHAR, 4, '0') AS person_id,
 		DATE '2021-01-01' + ((i * 7) % 600)::INTEGER AS admit_date, CASE WHEN hash(i) % 3 = 0 THEN 'emergency' ELSE 'elective' END AS kind,
-		(i % 9)::INTEGER AS los, CASE WHEN i % 13 = 0 THEN NULL ELSE (i % 50) * 100.25 END AS cost
+		(i % 9)::INTEGER AS los, CASE WHEN i % 13 = 0 THEN NULL ELSE (i % 50) * 100.25 END::DOUBLE AS cost
 		FROM range(800) t(i)`,
 	`CREATE TABLE lsoa_lookup AS SELECT 'L' || i AS lsoa, 1 + i % 10 AS imd_decile, 'M' || (i % 3) AS msoa FROM range(7) t(i)`,
 }

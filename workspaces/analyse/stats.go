@@ -2,9 +2,11 @@ package analyse
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/opensde/sde/disclosure"
 )
@@ -96,9 +98,69 @@ func (q *Query) Stats(rec arrow.RecordBatch) (visible arrow.RecordBatch, stats [
 			rowSets[i] = s
 		}
 	}
-	fields := rec.Schema().Fields()[:sc.Visible]
-	visible = array.NewRecordBatch(arrow.NewSchema(fields, nil), rec.Columns()[:sc.Visible], rec.NumRows())
+	fields := slices.Clone(rec.Schema().Fields()[:sc.Visible])
+	cols := slices.Clone(rec.Columns()[:sc.Visible])
+	for j := range cols {
+		if q.Plan.Columns[j].Kind != disclosure.Measure {
+			cols[j].Retain()
+			continue
+		}
+		c, err := engineNumeric(cols[j])
+		if err != nil {
+			for _, r := range cols[:j] {
+				r.Release()
+			}
+			return nil, nil, nil, fmt.Errorf("analyse: column %q: %w", fields[j].Name, err)
+		}
+		cols[j] = c
+		fields[j].Type = c.DataType()
+	}
+	visible = array.NewRecordBatch(arrow.NewSchema(fields, nil), cols, rec.NumRows())
+	for _, c := range cols {
+		c.Release()
+	}
 	return visible, stats, rowSets, nil
+}
+
+// engineNumeric returns a measure column as a type the disclosure engine reads:
+// DuckDB's HUGEINT and DECIMAL results (SUM of integers or decimals) arrive as
+// Arrow decimals and become int64 when they are whole numbers that fit, else
+// float64. The caller releases the result.
+func engineNumeric(a arrow.Array) (arrow.Array, error) {
+	d, ok := a.(*array.Decimal128)
+	if !ok {
+		a.Retain()
+		return a, nil
+	}
+	scale := d.DataType().(*arrow.Decimal128Type).Scale
+	whole := scale == 0
+	for i := 0; i < d.Len() && whole; i++ {
+		if d.IsValid(i) && !d.Value(i).BigInt().IsInt64() {
+			whole = false
+		}
+	}
+	if whole {
+		b := array.NewInt64Builder(memory.DefaultAllocator)
+		defer b.Release()
+		for i := 0; i < d.Len(); i++ {
+			if d.IsNull(i) {
+				b.AppendNull()
+			} else {
+				b.Append(d.Value(i).BigInt().Int64())
+			}
+		}
+		return b.NewArray(), nil
+	}
+	b := array.NewFloat64Builder(memory.DefaultAllocator)
+	defer b.Release()
+	for i := 0; i < d.Len(); i++ {
+		if d.IsNull(i) {
+			b.AppendNull()
+		} else {
+			b.Append(d.Value(i).ToFloat64(scale))
+		}
+	}
+	return b.NewArray(), nil
 }
 
 // ints reads a count column; NULL is an error (counts are never NULL).
