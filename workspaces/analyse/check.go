@@ -135,7 +135,7 @@ func (an *analysis) from(ref node, e *env, sc *scope) error {
 	case "JOIN":
 		return an.join(ref, e, sc)
 	case "TABLE_FUNCTION":
-		return refusef("Table functions (read_csv, read_parquet, query, glob, duckdb_*, pragma_*, ...) are not allowed; read this workspace's tables by name.")
+		return refusef("Table functions (read_csv, read_parquet, read_text, query, glob, ...) are not allowed; read this workspace's tables by name.")
 	case "EMPTY":
 		return refusef("The query needs a FROM clause naming this workspace's tables.")
 	case "EXPRESSION_LIST":
@@ -223,7 +223,7 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 	case "INNER", "LEFT", "SEMI", "ANTI":
 	case "RIGHT":
 		return refusef("RIGHT JOIN is not supported; swap the tables and use LEFT JOIN.")
-	case "OUTER":
+	case "FULL", "OUTER":
 		return refusef("FULL OUTER JOIN is not supported; use JOIN or LEFT JOIN on person_id.")
 	default:
 		return refusef("This kind of join is not supported; use JOIN or LEFT JOIN on person_id.")

@@ -140,7 +140,18 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 	}
 	q.multi = len(q.sets) > 1
 	// SELECT list
-	for _, s := range sel {
+	infos := make([]einfo, len(sel))
+	for i, s := range sel {
+		if str(s, "class") == "STAR" {
+			continue
+		}
+		si, err := an.expr(s, ectx{sc: sc, env: e, agg: true, outer: true, clause: "the SELECT list"})
+		if err != nil {
+			return nil, err
+		}
+		infos[i] = si
+	}
+	for i, s := range sel {
 		if str(s, "class") == "STAR" {
 			return nil, refusef("SELECT * returns rows, not aggregates. List the grouping columns and aggregates, e.g. SELECT region, COUNT(*) FROM ... GROUP BY region.")
 		}
@@ -148,10 +159,7 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 		if strings.HasPrefix(alias, "__") {
 			return nil, refusef("Names starting with __ are reserved.")
 		}
-		si, err := an.expr(s, ectx{sc: sc, env: e, agg: true, outer: true, clause: "the SELECT list"})
-		if err != nil {
-			return nil, err
-		}
+		si := infos[i]
 		if containsSubquery(s) {
 			return nil, refusef("Subqueries are not allowed in the SELECT list.")
 		}

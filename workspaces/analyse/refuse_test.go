@@ -1,0 +1,271 @@
+package analyse
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/opensde/sde/sde"
+)
+
+// refusals lists, per class of dangerous or unsafe SQL, queries that must be
+// refused, with a fragment of the message that says why.
+var refusals = []struct {
+	class, sql, want string
+}{
+	// Reading files.
+	{"file", `SELECT count(*) FROM '/etc/passwd'`, "Reading files is not allowed"},
+	{"file", `SELECT region, count(*) FROM 'data.csv' GROUP BY region`, "Reading files is not allowed"},
+	{"file", `SELECT count(*) FROM "data.parquet"`, "Reading files is not allowed"},
+	{"file", `SELECT count(*) FROM read_csv('/etc/passwd')`, "Table functions"},
+	{"file", `SELECT count(*) FROM read_csv_auto('x.csv')`, "Table functions"},
+	{"file", `SELECT count(*) FROM read_parquet('s3://bucket/x.parquet')`, "Table functions"},
+	{"file", `SELECT count(*) FROM read_text('/etc/hostname')`, "Table functions"},
+	{"file", `SELECT count(*) FROM read_blob('/etc/hostname')`, "Table functions"},
+	{"file", `SELECT count(*) FROM read_json('x.json')`, "Table functions"},
+	{"file", `SELECT count(*) FROM glob('/*')`, "Table functions"},
+	{"file", `SELECT count(*) FROM patients p JOIN read_csv('x.csv') f ON p.person_id = f.person_id`, "Table functions"},
+	{"file", `SELECT region, count(*) FROM patients WHERE region IN (SELECT * FROM read_csv('x.csv')) GROUP BY region`, "Table functions"},
+	{"file", `SELECT region, count(*) FROM patients WHERE region = (SELECT content FROM read_text('/etc/hostname')) GROUP BY region`, "subquery is not allowed"},
+	{"file", `WITH f AS (SELECT * FROM '/etc/passwd') SELECT count(*) FROM f`, "Reading files is not allowed"},
+	{"file", `SELECT count(*) FROM patients WHERE region = read_text('/etc/passwd')`, "not allowed"},
+	// ATTACH, DETACH, USE.
+	{"attach", `ATTACH '/tmp/other.db' AS other`, "Only a single SELECT"},
+	{"attach", `ATTACH 'other.db' (READ_ONLY)`, "Only a single SELECT"},
+	{"attach", `DETACH other`, "Only a single SELECT"},
+	{"attach", `USE other`, "Only a single SELECT"},
+	// COPY, EXPORT, IMPORT.
+	{"copy", `COPY patients TO '/tmp/out.csv'`, "Only a single SELECT"},
+	{"copy", `COPY (SELECT * FROM patients) TO 'out.parquet' (FORMAT parquet)`, "Only a single SELECT"},
+	{"copy", `COPY patients FROM 'in.csv'`, "Only a single SELECT"},
+	{"export", `EXPORT DATABASE '/tmp/dump'`, "Only a single SELECT"},
+	{"export", `IMPORT DATABASE '/tmp/dump'`, "Only a single SELECT"},
+	// Extensions.
+	{"install", `INSTALL httpfs`, "Only a single SELECT"},
+	{"install", `FORCE INSTALL httpfs FROM 'http://example.com'`, "Only a single SELECT"},
+	{"load", `LOAD httpfs`, "Only a single SELECT"},
+	{"load", `LOAD '/tmp/evil.duckdb_extension'`, "Only a single SELECT"},
+	// Settings, pragmas, calls.
+	{"set", `SET enable_external_access = true`, "Only a single SELECT"},
+	{"set", `SET GLOBAL lock_configuration = false`, "Only a single SELECT"},
+	{"set", `SET VARIABLE x = 1`, "Only a single SELECT"},
+	{"reset", `RESET lock_configuration`, "Only a single SELECT"},
+	{"pragma", `PRAGMA database_list`, "Only a single SELECT"},
+	{"pragma", `PRAGMA enable_logging`, "Only a single SELECT"},
+	{"call", `CALL enable_logging()`, "Only a single SELECT"},
+	{"call", `CALL pragma_version()`, "Only a single SELECT"},
+	{"call", `CALL duckdb_settings()`, "Only a single SELECT"},
+	// Changing data or schema.
+	{"write", `CREATE TABLE x AS SELECT * FROM patients`, "Only a single SELECT"},
+	{"write", `CREATE MACRO m(x) AS x`, "Only a single SELECT"},
+	{"write", `CREATE SECRET s (TYPE s3)`, "Only a single SELECT"},
+	{"write", `INSERT INTO patients VALUES ('p', 'F', 1, 'L', 'N')`, "Only a single SELECT"},
+	{"write", `UPDATE patients SET region = 'x'`, "Only a single SELECT"},
+	{"write", `DELETE FROM patients`, "Only a single SELECT"},
+	{"write", `DROP TABLE patients`, "Only a single SELECT"},
+	{"write", `CHECKPOINT`, "Only a single SELECT"},
+	{"write", `EXPLAIN SELECT count(*) FROM patients`, "Only a single SELECT"},
+	{"write", `EXPLAIN ANALYZE SELECT count(*) FROM patients`, "Only a single SELECT"},
+	{"write", `PIVOT patients ON sex USING count(*)`, "Only a single SELECT"},
+	// Settings and catalogue functions.
+	{"catalogue", `SELECT count(*), current_setting('temp_directory') AS s FROM patients`, "current_setting"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE current_setting('home_directory') <> '' GROUP BY region`, "current_setting"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE getenv('HOME') <> '' GROUP BY region`, "getenv"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE getvariable('x') IS NULL GROUP BY region`, "getvariable"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE version() <> '' GROUP BY region`, "version"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE enable_logging() IS NULL GROUP BY region`, "enable_logging"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE current_database() <> '' GROUP BY region`, "current_database"},
+	{"catalogue", `SELECT count(*) FROM duckdb_settings()`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM duckdb_databases()`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM duckdb_tables()`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM duckdb_logs()`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM pragma_database_list()`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM pragma_database_list`, "no table"},
+	{"catalogue", `SELECT count(*) FROM query('SELECT * FROM patients')`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM query_table('patients')`, "Table functions"},
+	{"catalogue", `SELECT count(*) FROM information_schema.tables`, "without a database or schema"},
+	{"catalogue", `SELECT count(*) FROM duckdb_logs`, "no table"},
+	{"catalogue", `SELECT count(*) FROM sqlite_master`, "no table"},
+	{"catalogue", `DESCRIBE patients`, "DESCRIBE"},
+	{"catalogue", `SHOW TABLES`, "DESCRIBE"},
+	{"catalogue", `SUMMARIZE patients`, "DESCRIBE"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE main.lower(region) = 'x' GROUP BY region`, "without a schema"},
+	// Other workspaces' tables.
+	{"workspace", `SELECT count(*) FROM other_workspace.patients`, "without a database or schema"},
+	{"workspace", `SELECT count(*) FROM ws2.main.patients`, "without a database or schema"},
+	{"workspace", `SELECT count(*) FROM secret_table`, `no table "secret_table"`},
+	{"workspace", `SELECT count(*) FROM patients p JOIN hiv_register h USING (person_id)`, `no table "hiv_register"`},
+	// Several statements, including ones hidden behind comments and strings.
+	{"statements", `SELECT count(*) FROM patients; SELECT count(*) FROM gp_events`, "2 statements"},
+	{"statements", `SELECT count(*) FROM patients; DROP TABLE patients`, "Only a single SELECT"},
+	{"statements", `SELECT count(*) FROM patients /* ; */ ; COPY patients TO 'x.csv'`, "Only a single SELECT"},
+	{"statements", "SELECT count(*) FROM patients -- ; harmless?\n; ATTACH 'x.db'", "Only a single SELECT"},
+	{"statements", `SELECT count(*) FROM patients WHERE region = ';'; SELECT count(*) FROM gp_events`, "2 statements"},
+	{"statements", `SELECT count(*) FROM patients WHERE region = $$;$$; SELECT 1`, "2 statements"},
+	{"statements", `SELECT count(*) FROM patients WHERE region = 'it''s'; INSTALL httpfs`, "Only a single SELECT"},
+	{"statements", "SELECT count(*) FROM patients;\n/* trailing */ SELECT 2 -- x", "2 statements"},
+	// Row-level output.
+	{"rows", `SELECT * FROM patients`, "SELECT * returns rows"},
+	{"rows", `SELECT region FROM patients`, "returns rows"},
+	{"rows", `SELECT region, sex FROM patients WHERE region = 'North'`, "returns rows"},
+	{"rows", `SELECT DISTINCT region FROM patients`, "SELECT DISTINCT"},
+	{"rows", `SELECT * FROM patients p JOIN gp_events g USING (person_id)`, "SELECT * returns rows"},
+	// person_id in the output or GROUP BY.
+	{"person", `SELECT person_id, count(*) FROM gp_events GROUP BY person_id`, "Grouping by person_id"},
+	{"person", `SELECT person_id FROM patients`, "person_id cannot be output"},
+	{"person", `SELECT substr(person_id, 1, 3) AS p, count(*) FROM patients GROUP BY p`, "Grouping by person_id"},
+	{"person", `SELECT region, min(person_id) FROM patients GROUP BY region`, "person_id may only be counted"},
+	{"person", `SELECT region, max(length(person_id)) FROM patients GROUP BY region`, "person_id may only be counted"},
+	{"person", `SELECT n, count(*) FROM (SELECT person_id, person_id AS n FROM patients) s GROUP BY n`, "Grouping by person_id"},
+	{"person", `SELECT region, count(DISTINCT person_id || region) FROM patients GROUP BY region`, "person_id may only be counted"},
+	// Forged person units.
+	{"forge", `SELECT region, count(DISTINCT person_id) FROM (SELECT region, person_id || 'x' AS person_id FROM patients) s GROUP BY region`, "must return person_id unchanged"},
+	{"forge", `SELECT region, count(*) FROM (SELECT region, 'x' AS person_id FROM patients) s GROUP BY region`, "must return person_id unchanged"},
+	{"forge", `SELECT n, count(*) FROM (SELECT region, count(*) AS n FROM patients GROUP BY region) s GROUP BY n`, "must GROUP BY person_id"},
+	{"forge", `WITH t AS (SELECT region, sum(birth_year) AS s FROM patients GROUP BY region) SELECT count(*) FROM t`, "must GROUP BY person_id"},
+	{"forge", `SELECT count(*) FROM patients a JOIN gp_events b ON a.region = b.code`, "joined on person_id"},
+	{"forge", `SELECT count(*) FROM patients a JOIN gp_events b ON a.person_id < b.person_id`, "joined on person_id"},
+	{"forge", `SELECT count(*) FROM patients a JOIN gp_events b ON a.person_id = b.person_id OR true`, "joined on person_id"},
+	{"forge", `SELECT count(*) FROM patients CROSS JOIN gp_events`, "CROSS JOIN"},
+	{"forge", `SELECT count(*) FROM patients, gp_events`, "CROSS JOIN"},
+	{"forge", `SELECT count(*) FROM patients NATURAL JOIN gp_events`, "NATURAL JOIN"},
+	{"forge", `SELECT count(*) FROM patients POSITIONAL JOIN gp_events`, "joins are not allowed"},
+	{"forge", `SELECT count(*) FROM patients ASOF JOIN gp_events USING (person_id)`, "joins are not allowed"},
+	{"forge", `SELECT count(*) FROM patients FULL JOIN gp_events USING (person_id)`, "FULL OUTER"},
+	{"forge", `SELECT count(*) FROM lsoa_lookup`, "person-level table"},
+	{"forge", `SELECT count(*) FROM patients AS p(a, person_id)`, "Renaming a table's columns"},
+	{"forge", `SELECT count(*) FROM (SELECT * REPLACE (region AS person_id) FROM patients) s`, "REPLACE"},
+	{"forge", `SELECT count(*) FROM (SELECT * RENAME (region AS person_id) FROM patients) s`, "REPLACE"},
+	{"forge", `SELECT count(*) FROM (SELECT person_id, region FROM patients UNION ALL SELECT region, person_id FROM patients) u`, "same position"},
+	{"forge", `SELECT count(*) FROM (SELECT person_id FROM patients LIMIT 10) s`, "LIMIT"},
+	{"forge", `WITH RECURSIVE r AS (SELECT person_id FROM patients UNION ALL SELECT person_id FROM r) SELECT count(*) FROM r`, "Recursive"},
+	{"forge", `SELECT count(*) FROM lsoa_lookup l LEFT JOIN patients p ON l.lsoa = p.lsoa`, "person-level table first"},
+	// Subqueries that could carry other persons' data into a row.
+	{"subquery", `SELECT region, count(*) FROM patients WHERE EXISTS (SELECT 1 FROM admissions WHERE kind = 'x') GROUP BY region`, "subquery is not allowed"},
+	{"subquery", `SELECT region, count(*) FROM patients WHERE birth_year > (SELECT avg(birth_year) FROM patients) GROUP BY region`, "subquery is not allowed"},
+	{"subquery", `SELECT region, count(*) FROM patients WHERE region IN (SELECT region FROM patients WHERE person_id = 'p0001') GROUP BY region`, "does not compare person_id"},
+	{"subquery", `SELECT region, count(*), (SELECT count(*) FROM gp_events) AS n FROM patients GROUP BY region`, "subquery is not allowed"},
+	{"subquery", `SELECT count(*) FROM patients p, LATERAL (SELECT * FROM gp_events g WHERE g.person_id = p.person_id) x`, "Unknown table or alias"},
+	// Windows, LIMIT, HAVING, samples.
+	{"window", `SELECT region, count(*) OVER () FROM patients`, "Window functions"},
+	{"window", `SELECT prev, count(*) FROM (SELECT person_id, lag(region) OVER (ORDER BY person_id) AS prev FROM patients) s GROUP BY prev`, "Window functions"},
+	{"window", `SELECT region, count(*) FROM patients GROUP BY region QUALIFY count(*) > 1`, "QUALIFY"},
+	{"limit", `SELECT region, count(*) FROM patients GROUP BY region LIMIT 2`, "LIMIT"},
+	{"limit", `SELECT region, count(*) FROM patients GROUP BY region OFFSET 1`, "LIMIT"},
+	{"having", `SELECT region, count(*) FROM patients GROUP BY region HAVING count(*) > 5`, "HAVING"},
+	{"sample", `SELECT region, count(*) FROM patients GROUP BY region USING SAMPLE 10`, "SAMPLE"},
+	{"sample", `SELECT region, count(*) FROM patients TABLESAMPLE 10% GROUP BY region`, "SAMPLE"},
+	// Outputs the disclosure engine cannot check.
+	{"output", `SELECT region, count(*) * 100 AS pct FROM patients GROUP BY region`, "single aggregate"},
+	{"output", `SELECT region, sum(birth_year) / count(*) AS m FROM patients GROUP BY region`, "single aggregate"},
+	{"output", `SELECT 'hello' AS greeting, count(*) FROM patients`, "Constant columns"},
+	{"output", `SELECT region, string_agg(sex, ',') FROM patients GROUP BY region`, "string_agg"},
+	{"output", `SELECT region, list(sex) FROM patients GROUP BY region`, "not allowed"},
+	{"output", `SELECT region, first(sex) FROM patients GROUP BY region`, "not supported in the outer query"},
+	{"output", `SELECT region, sum(DISTINCT birth_year) FROM patients GROUP BY region`, "DISTINCT is only supported"},
+	{"output", `SELECT region, count(*) FROM patients GROUP BY region, sex`, "must also be in the SELECT list"},
+	{"output", `SELECT region, sex, count(*) FROM patients GROUP BY region`, "must be in GROUP BY"},
+	{"output", `SELECT region, count(*) AS n, count(*) AS n FROM patients GROUP BY region`, "both called"},
+	{"output", `SELECT region, count(*) AS __persons FROM patients GROUP BY region`, "reserved"},
+	{"output", `SELECT region, GROUPING(region), count(*) FROM patients GROUP BY ROLLUP (region)`, "GROUPING()"},
+	{"output", `SELECT region, count(*) FROM patients GROUP BY ALL`, "GROUP BY ALL"},
+	{"output", `SELECT region, count(*) FROM patients GROUP BY GROUPING SETS ((region), (region))`, "twice"},
+	{"output", `SELECT count(*) FROM (SELECT 1 AS x) s`, "FROM clause"},
+	{"output", `SELECT count(*) FROM (VALUES (1)) v`, "VALUES"},
+	{"output", `SELECT count(*) FROM patients UNION ALL SELECT count(*) FROM gp_events`, "UNION"},
+	// Functions outside the allow-list, lambdas, parameters.
+	{"function", `SELECT region, count(*) FROM patients WHERE md5(region) = 'x' GROUP BY region`, "md5"},
+	{"function", `SELECT region, count(*) FROM patients WHERE random() < 0.5 GROUP BY region`, "random"},
+	{"function", `SELECT region, count(*) FROM patients WHERE nextval('s') > 0 GROUP BY region`, "nextval"},
+	{"function", `SELECT region, count(*) FROM patients WHERE len(list_transform([1], x -> x + 1)) > 0 GROUP BY region`, "not allowed"},
+	{"function", `SELECT region, count(*) FROM patients WHERE region = $1 GROUP BY region`, "parameters"},
+	{"function", `SELECT region, count(*) FROM patients WHERE region = ? GROUP BY region`, "parameters"},
+}
+
+func TestRefusals(t *testing.T) {
+	ctx := context.Background()
+	an := analyser(t)
+	for _, c := range refusals {
+		t.Run(c.class+"/"+short(c.sql), func(t *testing.T) {
+			q, err := an.Analyse(ctx, c.sql, testSchema())
+			if err == nil {
+				t.Fatalf("accepted; rewritten:\n%s", q.Rewritten)
+			}
+			if code := sde.ErrorCode(err); code != sde.EREFUSED {
+				t.Errorf("code %q, want %q (%v)", code, sde.EREFUSED, err)
+			}
+			msg := sde.ErrorMessage(err)
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("message %q does not contain %q", msg, c.want)
+			}
+			checkSafeMessage(t, msg)
+		})
+	}
+}
+
+// checkSafeMessage: no paths, settings or DuckDB internals in a user message.
+func checkSafeMessage(t *testing.T, msg string) {
+	t.Helper()
+	for _, bad := range []string{"/etc", "/tmp", "passwd", "temp_directory", "home_directory", "Binder Error", "Parser Error", "DuckDB", "internal", "json_serialize"} {
+		if strings.Contains(msg, bad) {
+			t.Errorf("message %q leaks %q", msg, bad)
+		}
+	}
+}
+
+// Strings and comments that merely look like a second statement are one SELECT.
+func TestOneStatementDespiteSemicolons(t *testing.T) {
+	ctx := context.Background()
+	for _, text := range []string{
+		`SELECT region, count(*) FROM patients WHERE region <> ';ATTACH ''x.db''' GROUP BY region`,
+		`SELECT region, count(*) FROM patients WHERE region <> $$; COPY patients TO 'x'$$ GROUP BY region`,
+		"SELECT region, count(*) FROM patients /* ; ATTACH 'x.db'; */ GROUP BY region -- ; LOAD httpfs",
+		`SELECT region, count(*) FROM patients GROUP BY region;`,
+	} {
+		q, err := analyser(t).Analyse(ctx, text, testSchema())
+		if err != nil {
+			t.Errorf("%s: %v", text, err)
+			continue
+		}
+		if strings.Contains(q.Rewritten, "ATTACH 'x") || strings.Contains(q.Rewritten, "httpfs") {
+			// Only inside a string constant is fine; a comment must be gone.
+			if !strings.Contains(q.Rewritten, "';ATTACH") && !strings.Contains(q.Rewritten, "'; COPY") {
+				t.Errorf("%s: rewritten text keeps the comment: %s", text, q.Rewritten)
+			}
+		}
+	}
+}
+
+func TestInvalidInput(t *testing.T) {
+	ctx := context.Background()
+	an := analyser(t)
+	deep := "SELECT count(*) FROM patients WHERE " + strings.Repeat("birth_year + (", 500) + "1" + strings.Repeat(")", 500) + " > 0"
+	deeper := "SELECT count(*) FROM patients WHERE " + strings.Repeat("birth_year + (", 5000) + "1" + strings.Repeat(")", 5000) + " > 0"
+	deepSub := "SELECT count(*) FROM " + strings.Repeat("(SELECT * FROM ", 200) + "patients" + strings.Repeat(") s", 200)
+	for _, c := range []struct{ name, sql, code, want string }{
+		{"syntax", "SELECT count(* FROM patients", sde.EINVALID, "Syntax error at line 1, column"},
+		{"syntax line", "SELECT count(*)\nFROM patients\nWHERE AND", sde.EINVALID, "line 3"},
+		{"empty", "", sde.EINVALID, "empty"},
+		{"comment only", "-- nothing", sde.EINVALID, "empty"},
+		{"too long", "SELECT count(*) FROM patients WHERE region = '" + strings.Repeat("x", MaxSQLBytes) + "'", sde.EINVALID, "too long"},
+		{"deep", deep, sde.EINVALID, "nested too deeply"},
+		{"deeper", deeper, sde.EINVALID, ""},
+		{"deep subqueries", deepSub, sde.EINVALID, ""},
+		{"nul", "SELECT count(*) FROM patients\x00; ATTACH 'x'", sde.EINVALID, "NUL"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := an.Analyse(ctx, c.sql, testSchema())
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			if code := sde.ErrorCode(err); code != c.code {
+				t.Errorf("code %q, want %q (%v)", code, c.code, err)
+			}
+			msg := sde.ErrorMessage(err)
+			if !strings.Contains(msg, c.want) {
+				t.Errorf("message %q does not contain %q", msg, c.want)
+			}
+			checkSafeMessage(t, msg)
+		})
+	}
+}
