@@ -442,11 +442,12 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 		return err
 	}
 	for _, src := range srcs {
+		t0 := time.Now()
 		dm, err := s.copy(ctx, src)
 		if err != nil {
 			return err
 		}
-		p.printf("%s: %d rows in, %d removed by opt-out, %d stored, %d persons", dm.Table, dm.Rows.In, dm.Rows.RemovedOptOut, dm.Rows.Stored, dm.Persons)
+		p.printf("%s: %d rows in, %d removed by opt-out, %d stored, %d persons (%s)", dm.Table, dm.Rows.In, dm.Rows.RemovedOptOut, dm.Rows.Stored, dm.Persons, time.Since(t0).Round(time.Millisecond))
 		m.Datasets = append(m.Datasets, *dm)
 		m.Totals.RowsIn += dm.Rows.In
 		m.Totals.RowsRemoved += dm.Rows.RemovedOptOut
