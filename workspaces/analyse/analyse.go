@@ -194,6 +194,8 @@ func parseError(text string, doc node) error {
 		near := ""
 		if m := nearRe.FindStringSubmatch(msg); m != nil {
 			near = fmt.Sprintf(" near %q", m[1])
+		} else if len(msg) < 200 && !strings.ContainsAny(msg, "/\\\n") {
+			near = ": " + msg
 		}
 		return sde.Wrap(cause, sde.EINVALID, "Syntax error%s%s.", where, near)
 	}
@@ -253,5 +255,105 @@ func (a *Analyser) Analyse(ctx context.Context, text string, schema Schema) (*Qu
 	if err != nil {
 		return nil, err
 	}
-	return a.build(ctx, an, out)
+	original, err := a.deserialize(ctx, strip(cloneNode(stmt)).(map[string]any))
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "The query could not be analysed.")
+	}
+	q, err := a.build(ctx, an, out)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.typecheck(ctx, schema, original, q); err != nil {
+		return nil, err
+	}
+	return q, nil
+}
+
+var typeRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_ ]*(\([0-9, ]+\))?(\[\])*$`)
+
+func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// typecheck binds the accepted query and its rewrite against empty copies of the
+// workspace's tables, inside a transaction that is rolled back: the analyst gets
+// DuckDB's binder errors (unknown columns, wrong argument types) at analysis
+// time, and the output columns get their types. Only SQL deserialised from the
+// checked AST runs here, never the analyst's text, and the tables are empty.
+func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string, q *Query) error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	tx, err := a.conn.BeginTx(ctx, nil)
+	if err != nil {
+		return sde.Wrap(err, sde.EINTERNAL, "The query could not be analysed.")
+	}
+	defer tx.Rollback()
+	for _, t := range schema.Tables {
+		var cols []string
+		for _, c := range t.Columns {
+			if !typeRe.MatchString(c.Type) {
+				return sde.Wrap(fmt.Errorf("column %s.%s has type %q", t.Name, c.Name, c.Type), sde.EINTERNAL, "The workspace schema could not be loaded.")
+			}
+			cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+		}
+		if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
+		}
+	}
+	if _, err := columnTypes(ctx, tx, original); err != nil {
+		return sde.Wrap(err, sde.EINVALID, "%s", binderMessage(err))
+	}
+	types, err := columnTypes(ctx, tx, q.Rewritten)
+	if err != nil {
+		return sde.Wrap(err, sde.EINTERNAL, "The query could not be rewritten.")
+	}
+	for j := range q.Columns {
+		c := &q.Columns[j]
+		c.Type = types[j]
+		if c.Kind == disclosure.Measure && !numericType(c.Type) {
+			return refusef("The output column %s is of type %s; only numeric aggregates can be checked for disclosure (MIN, MAX and quantiles of dates or text are not supported).", quoteName(c.Name), c.Type)
+		}
+	}
+	return nil
+}
+
+func columnTypes(ctx context.Context, tx *sql.Tx, text string) ([]string, error) {
+	rows, err := tx.QueryContext(ctx, text)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	cts, err := rows.ColumnTypes()
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, c := range cts {
+		out = append(out, c.DatabaseTypeName())
+	}
+	for rows.Next() {
+	}
+	return out, rows.Err()
+}
+
+func numericType(t string) bool {
+	switch t {
+	case "TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT", "UHUGEINT", "FLOAT", "DOUBLE":
+		return true
+	}
+	return strings.HasPrefix(t, "DECIMAL")
+}
+
+// binderMessage keeps the first line of DuckDB's binder message (it names only
+// the analyst's own columns and functions) and drops it when it could show
+// anything else.
+func binderMessage(err error) string {
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	for _, p := range []string{"Binder Error: ", "Conversion Error: ", "Catalog Error: ", "Invalid Input Error: ", "Out of Range Error: ", "Not implemented Error: "} {
+		if rest, ok := strings.CutPrefix(msg, p); ok {
+			if strings.ContainsAny(rest, "/\\") || strings.Contains(strings.ToLower(rest), "setting") || len(rest) > 300 {
+				break
+			}
+			return "The query does not fit this workspace's tables: " + rest
+		}
+	}
+	return "The query does not fit this workspace's tables (check column names and the types of function arguments)."
 }

@@ -710,6 +710,9 @@ func (an *analysis) ctes(n node, e *env) (*env, error) {
 		if strings.HasPrefix(name, "__") {
 			return nil, refusef("Names starting with __ are reserved.")
 		}
+		if _, ok := an.tables[name]; ok || ne.ctes[name] != nil {
+			return nil, refusef("The CTE name %s is already used by a table or another CTE; choose a distinct name.", quoteName(name))
+		}
 		v := obj(kv, "value")
 		if len(list(v, "aliases")) > 0 {
 			return nil, refusef("Column lists on CTEs (WITH c(a, b) AS ...) are not supported; use AS inside the CTE.")

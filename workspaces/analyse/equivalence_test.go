@@ -299,3 +299,18 @@ func toFloat(v any) float64 {
 	}
 	panic(fmt.Sprintf("not a number: %T %v", v, v))
 }
+
+func TestColumnTypes(t *testing.T) {
+	q, err := analyser(t).Analyse(context.Background(), `SELECT region, (2024 - birth_year) // 10 AS band, count(*) AS n, sum(birth_year) AS s, avg(birth_year) AS a FROM patients GROUP BY region, band`, testSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, c := range q.Columns {
+		got = append(got, c.Name+":"+c.Type+":"+string(c.Kind)+":"+string(c.Aggregate))
+	}
+	want := []string{"region:VARCHAR:dimension:", "band:INTEGER:dimension:", "n:BIGINT:measure:count", "s:HUGEINT:measure:sum", "a:DOUBLE:measure:avg"}
+	if !slices.Equal(got, want) {
+		t.Errorf("columns %q, want %q", got, want)
+	}
+}

@@ -36,6 +36,8 @@ type outerQuery struct {
 	orders []node // ORDER BY entries, expression replaced by output position
 }
 
+const maxGroupingSets = 64
+
 const personHint = "Outputs must be aggregates over groups of persons: remove person_id (and anything computed from it) from the SELECT list and GROUP BY, and count persons with COUNT(DISTINCT person_id) instead."
 
 func (an *analysis) outer(root node) (*outerQuery, error) {
@@ -137,6 +139,9 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 	}
 	if len(q.groups) == 0 {
 		q.sets = nil
+	}
+	if len(q.sets) > maxGroupingSets {
+		return nil, refusef("The query has %d grouping sets; at most %d are supported.", len(q.sets), maxGroupingSets)
 	}
 	q.multi = len(q.sets) > 1
 	// SELECT list
@@ -294,7 +299,7 @@ func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
 		}
 		return m, nil
 	case "quantile":
-		if len(args) != 2 || str(args[1], "class") != "CONSTANT" {
+		if len(args) != 2 || str(args[1], "class") != "CONSTANT" || !slices.Contains([]string{"DECIMAL", "DOUBLE", "FLOAT", "INTEGER", "BIGINT"}, str(obj(obj(args[1], "value"), "type"), "id")) {
 			return nil, refusef("Quantiles take a column and one constant fraction, e.g. quantile_cont(x, 0.9).")
 		}
 		m.arg, m.params = args[0], args[1:]

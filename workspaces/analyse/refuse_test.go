@@ -180,6 +180,11 @@ var refusals = []struct {
 	{"function", `SELECT region, count(*) FROM patients WHERE len(list_transform([1], x -> x + 1)) > 0 GROUP BY region`, "not allowed"},
 	{"function", `SELECT region, count(*) FROM patients WHERE region = $1 GROUP BY region`, "parameters"},
 	{"function", `SELECT region, count(*) FROM patients WHERE region = ? GROUP BY region`, "parameters"},
+	// Shadowing a table with a CTE, measures the engine cannot check.
+	{"cte", `WITH patients AS (SELECT person_id, code AS region FROM gp_events) SELECT region, count(*) FROM patients GROUP BY region`, "already used"},
+	{"type", `SELECT code, min(event_date) AS first FROM gp_events GROUP BY code`, "only numeric aggregates"},
+	{"type", `SELECT code, max(practice) AS p FROM gp_events GROUP BY code`, "only numeric aggregates"},
+	{"type", `SELECT region, quantile_cont(birth_year, birth_year) FROM patients GROUP BY region`, "Quantiles take"},
 }
 
 func TestRefusals(t *testing.T) {
@@ -251,6 +256,10 @@ func TestInvalidInput(t *testing.T) {
 		{"deep", deep, sde.EINVALID, "nested too deeply"},
 		{"deeper", deeper, sde.EINVALID, ""},
 		{"deep subqueries", deepSub, sde.EINVALID, ""},
+		{"binder", "SELECT region, sum(region) FROM patients GROUP BY region", sde.EINVALID, "does not fit this workspace's tables"},
+		{"binder", "SELECT region, count(*) FROM patients WHERE date_part('year', region) = 1 GROUP BY region", sde.EINVALID, "does not fit"},
+		{"duplicate cte", "WITH a AS (SELECT person_id FROM patients), a AS (SELECT person_id FROM gp_events) SELECT count(*) FROM a", sde.EINVALID, "Duplicate CTE"},
+		{"unknown column", "SELECT regio, count(*) FROM patients GROUP BY regio", sde.EREFUSED, `Unknown column "regio"`},
 		{"nul", "SELECT count(*) FROM patients\x00; ATTACH 'x'", sde.EINVALID, "NUL"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
