@@ -110,7 +110,7 @@ func (p *Pool) defaults() {
 	}
 }
 
-var errUnavailable = "The workspace's query engine stopped unexpectedly; the query did not complete. Try again."
+const errUnavailable = "The workspace's query engine stopped unexpectedly; the query did not complete. Try again."
 
 // Query runs sql (already analysed and rewritten) in ws's worker over the database at dbPath and
 // returns the whole result. It starts the worker if none runs, and replaces one that crashed or
@@ -181,8 +181,8 @@ func (p *Pool) failure(ctx, callCtx context.Context, w *proc, err error) error {
 	if errors.Is(err, errTooManyRows) {
 		return sde.Errorf(sde.ETOOLARGE, "The query returns more than %d rows; aggregate further.", p.Limits.MaxRows)
 	}
-	if ctx.Err() != nil {
-		return sde.Wrap(ctx.Err(), sde.EUNAVAILABLE, "The query was cancelled.")
+	if cancelled(ctx) {
+		return sde.Wrap(ctxErr(ctx), sde.EUNAVAILABLE, "The query was cancelled.")
 	}
 	st, _ := status.FromError(err)
 	switch st.Code() {
@@ -199,7 +199,10 @@ func (p *Pool) failure(ctx, callCtx context.Context, w *proc, err error) error {
 		return sde.Wrap(err, sde.EUNAVAILABLE, "%s", errUnavailable)
 	case <-time.After(500 * time.Millisecond):
 	}
-	if callCtx.Err() != nil {
+	if cancelled(ctx) {
+		return sde.Wrap(ctxErr(ctx), sde.EUNAVAILABLE, "The query was cancelled.")
+	}
+	if cancelled(callCtx) {
 		fmt.Fprintf(p.Log, "worker %s: no answer within the time limit; stopping it\n", w.ws)
 		p.stop(w)
 		return sde.Wrap(err, sde.EUNAVAILABLE, "%s", errUnavailable)
@@ -303,11 +306,19 @@ func (p *Pool) start(w *proc) (err error) {
 	if err := os.MkdirAll(p.Dir, 0o700); err != nil {
 		return fail(err)
 	}
+	// Whoever can reach a socket can run queries in its workspace: only our user may.
+	if err := os.Chmod(p.Dir, 0o700); err != nil {
+		return fail(err)
+	}
 	w.dir, err = os.MkdirTemp(p.Dir, "w")
 	if err != nil {
 		return fail(err)
 	}
 	sock := filepath.Join(w.dir, "s")
+	if len(sock) > 100 { // sun_path is 108 bytes on Linux, 104 on the BSDs
+		os.RemoveAll(w.dir)
+		return fail(fmt.Errorf("socket path %s too long; use a shorter Pool.Dir", sock))
+	}
 	args := append(append([]string{}, p.Args...),
 		"--db", w.db, "--socket", sock,
 		"--memory", p.Limits.Memory,
@@ -429,6 +440,24 @@ func (p *Pool) Close() error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// cancelled reports whether ctx is done or past its deadline: the worker's report of a
+// deadline can arrive before the caller's own timer has fired, and a healthy worker must not be
+// mistaken for a hung one then.
+func cancelled(ctx context.Context) bool {
+	if ctx.Err() != nil {
+		return true
+	}
+	d, ok := ctx.Deadline()
+	return ok && !time.Now().Before(d)
+}
+
+func ctxErr(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return context.DeadlineExceeded
 }
 
 func isClosed(c chan struct{}) bool {

@@ -172,6 +172,15 @@ func TestSelectOnlyEscapes(t *testing.T) {
 	} else {
 		t.Logf("enable_logging() as a table function: %s: %s", sde.ErrorCode(err), sde.ErrorMessage(err))
 	}
+	// In-memory logging through a SELECT: DuckDB allows it despite lock_configuration. It only
+	// ever shows this workspace's own queries, because nothing else runs in this process.
+	if _, err := p.Query(context.Background(), "one", db, "SELECT * FROM enable_logging()"); err != nil {
+		t.Logf("SELECT * FROM enable_logging(): %s: %s", sde.ErrorCode(err), sde.ErrorMessage(err))
+	} else {
+		query(t, p, "one", db, "SELECT 'marker-3f2'")
+		got := query(t, p, "one", db, "SELECT count(*) FROM duckdb_logs WHERE message LIKE '%marker-3f2%'")
+		t.Logf("SELECT * FROM enable_logging() ran; duckdb_logs lines holding an earlier query: %s", got[0][0])
+	}
 	if _, err := os.Stat("/tmp/sde-worker-log-test"); err == nil {
 		os.RemoveAll("/tmp/sde-worker-log-test")
 		t.Errorf("the worker wrote a log file")
