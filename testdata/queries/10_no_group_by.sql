@@ -1,0 +1,1 @@
+SELECT count(*) AS n, sum(cost) AS cost FROM admissions

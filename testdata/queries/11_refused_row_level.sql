@@ -1,0 +1,1 @@
+SELECT person_id, region FROM patients

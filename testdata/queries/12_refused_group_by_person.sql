@@ -1,0 +1,1 @@
+SELECT person_id, count(*) FROM gp_events GROUP BY person_id

@@ -1,0 +1,1 @@
+SELECT count(*) FROM patients a JOIN gp_events b ON a.region = b.code

@@ -1,0 +1,1 @@
+SELECT count(*) FROM patients /* ; */ ; COPY patients TO 'out.csv'

@@ -1,0 +1,1 @@
+SELECT count(*), current_setting('temp_directory') FROM patients

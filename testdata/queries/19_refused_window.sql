@@ -1,0 +1,1 @@
+SELECT region, count(*) OVER () FROM patients
