@@ -8,19 +8,18 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/vdir"
 )
 
 // Catalog is the set of immutable dataset versions under DATA/datasets. A version is a directory
 // DATA/datasets/NAME/vNNNNNN holding data.duckdb, spec.json and lineage.json; it becomes visible
 // in one atomic rename, so a failed or interrupted ingest leaves no version behind.
 type Catalog struct {
-	dir string
+	dir  string
+	root vdir.Root
 }
 
 // Lineage describes where a dataset version came from. It is stored as lineage.json beside the
@@ -79,12 +78,11 @@ var versionDirRe = regexp.MustCompile(`^v(\d{6})$`)
 // fixed directories created here, so a failed ingest of a new dataset leaves no trace.
 func Open(dataDir string) (*Catalog, error) {
 	dir := filepath.Join(dataDir, "datasets")
-	for _, d := range []string{dir, filepath.Join(dir, ".locks"), filepath.Join(dir, ".staging")} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the data directory.")
-		}
+	root, err := vdir.Open(dir)
+	if err != nil {
+		return nil, err
 	}
-	return &Catalog{dir: dir}, nil
+	return &Catalog{dir: dir, root: root}, nil
 }
 
 // Datasets lists the datasets that have at least one version, with their latest lineage.
@@ -114,21 +112,7 @@ func (c *Catalog) Versions(name sde.DatasetName) ([]int, error) {
 	if !identRe.MatchString(string(name)) {
 		return nil, sde.Errorf(sde.EINVALID, "Invalid dataset name.")
 	}
-	entries, err := os.ReadDir(filepath.Join(c.dir, string(name)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot read the catalogue.")
-	}
-	var vs []int
-	for _, e := range entries {
-		if m := versionDirRe.FindStringSubmatch(e.Name()); m != nil && e.IsDir() {
-			v, _ := strconv.Atoi(m[1])
-			vs = append(vs, v)
-		}
-	}
-	sort.Ints(vs)
-	return vs, nil
+	return c.root.Versions(string(name))
 }
 
 // Latest returns the lineage of the newest version of a dataset.
@@ -160,7 +144,7 @@ func (c *Catalog) Lineage(name sde.DatasetName, version int) (*Lineage, error) {
 
 // VersionDir is the directory of one version.
 func (c *Catalog) VersionDir(name sde.DatasetName, version int) string {
-	return filepath.Join(c.dir, string(name), fmt.Sprintf("v%06d", version))
+	return c.root.Dir(string(name), version)
 }
 
 // DataFile is the DuckDB file of one version; open it read-only.
@@ -171,31 +155,5 @@ func (c *Catalog) DataFile(name sde.DatasetName, version int) string {
 // lockDataset takes an exclusive lock on a dataset so two ingests never race for a version
 // number; it also removes staging directories an earlier crash left behind.
 func (c *Catalog) lockDataset(name sde.DatasetName) (unlock func(), err error) {
-	f, err := os.OpenFile(filepath.Join(c.dir, ".locks", string(name)), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot lock the dataset.")
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, sde.Wrap(err, sde.ECONFLICT, "Another ingest of %q is in progress; try again when it has finished.", name)
-	}
-	if stale, _ := filepath.Glob(filepath.Join(c.dir, ".staging", string(name)+"-*")); len(stale) > 0 {
-		for _, s := range stale {
-			os.RemoveAll(s)
-		}
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
-// fsyncDir makes a rename durable.
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return c.root.Lock(string(name), fmt.Sprintf("Another ingest of %q is in progress; try again when it has finished.", name))
 }

@@ -23,6 +23,7 @@ import (
 
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/vdir"
 )
 
 // IngestOptions configures one ingest.
@@ -165,17 +166,13 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, sde.Wrap(h.err, sde.EINVALID, "Cannot read the source file %q.", srcName)
 	}
 
-	vs, err := c.Versions(spec.Name)
+	version, err := c.root.Next(string(spec.Name))
 	if err != nil {
 		return nil, err
 	}
-	version := 1
-	if len(vs) > 0 {
-		version = vs[len(vs)-1] + 1
-	}
-	staging, err := os.MkdirTemp(filepath.Join(c.dir, ".staging"), string(spec.Name)+"-")
+	staging, err := c.root.Stage(string(spec.Name))
 	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create a staging directory.")
+		return nil, err
 	}
 	committed := false
 	defer func() {
@@ -233,27 +230,14 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, err
 	}
 	for name, b := range map[string][]byte{"spec.json": specJSON, "lineage.json": lineageJSON} {
-		if err := writeFileSync(filepath.Join(staging, name), b); err != nil {
+		if err := vdir.WriteFileSync(filepath.Join(staging, name), b); err != nil {
 			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the dataset version.")
 		}
 	}
-	if err := syncFile(filepath.Join(staging, "data.duckdb")); err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the dataset version.")
-	}
-	for _, name := range []string{"data.duckdb", "spec.json", "lineage.json"} {
-		os.Chmod(filepath.Join(staging, name), 0o440)
-	}
-	final := c.VersionDir(spec.Name, version)
-	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
-	}
-	if err := os.Rename(staging, final); err != nil {
+	if err := c.root.Publish(staging, string(spec.Name), version, []string{"data.duckdb", "spec.json", "lineage.json"}); err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
 	}
 	committed = true
-	if err := fsyncDir(filepath.Dir(final)); err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
-	}
 	p.printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
 	return &Report{Lineage: l, Quarantined: sample}, nil
 }
@@ -809,30 +793,7 @@ func hashFile(path string) hashResult {
 	return hashResult{sum: hex.EncodeToString(h.Sum(nil)), n: n, err: err}
 }
 
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
 
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
 
 // progress prints ingest phases; percentages only when they move by 10 points.
 type progress struct {

@@ -22,6 +22,7 @@ import (
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/vdir"
 )
 
 // DefaultOptOutDataset is the catalogue name of the national data opt-out register.
@@ -111,22 +112,22 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 		rekeyKey = k.Key()
 	}
 
-	unlock, err := lock(o.Dir, o.Workspace)
+	root, err := vdir.Open(o.Dir)
+	if err != nil {
+		return nil, err
+	}
+	unlock, err := root.Lock(string(o.Workspace), fmt.Sprintf("Workspace %q is already being activated; try again when that has finished.", o.Workspace))
 	if err != nil {
 		return nil, err
 	}
 	defer unlock()
-	vs, err := Versions(o.Dir, o.Workspace)
+	version, err := root.Next(string(o.Workspace))
 	if err != nil {
 		return nil, err
 	}
-	version := 1
-	if len(vs) > 0 {
-		version = vs[len(vs)-1] + 1
-	}
-	staging, err := os.MkdirTemp(filepath.Join(o.Dir, ".staging"), string(o.Workspace)+"-")
+	staging, err := root.Stage(string(o.Workspace))
 	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create a staging directory.")
+		return nil, err
 	}
 	committed := false
 	defer func() {
@@ -174,14 +175,14 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 
 	m.DurationMS = time.Since(start).Milliseconds()
 	b, _ := json.MarshalIndent(m, "", "  ")
-	if err := writeFileSync(filepath.Join(staging, ManifestFile), append(b, '\n')); err != nil {
+	if err := vdir.WriteFileSync(filepath.Join(staging, ManifestFile), append(b, '\n')); err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the workspace manifest.")
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The activation was cancelled; nothing was published.")
 	}
 	final := VersionDir(o.Dir, o.Workspace, version)
-	if err := publish(staging, final, []string{DatabaseFile, ManifestFile}); err != nil {
+	if err := root.Publish(staging, string(o.Workspace), version, []string{DatabaseFile, ManifestFile}); err != nil {
 		if _, statErr := os.Stat(final); statErr == nil {
 			committed = true // renamed; only the final directory sync failed
 		}

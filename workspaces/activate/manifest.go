@@ -2,18 +2,14 @@ package activate
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
-	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/vdir"
 )
 
 // File names inside a workspace version directory DIR/<ws>/vNNNNNN.
@@ -94,7 +90,6 @@ type Totals struct {
 // elements.
 var wsRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
-var versionDirRe = regexp.MustCompile(`^v(\d{6})$`)
 
 func checkWorkspace(ws sde.WorkspaceID) error {
 	if !wsRe.MatchString(string(ws)) {
@@ -105,7 +100,7 @@ func checkWorkspace(ws sde.WorkspaceID) error {
 
 // VersionDir is the directory of one version of a workspace database.
 func VersionDir(dir string, ws sde.WorkspaceID, version int) string {
-	return filepath.Join(dir, string(ws), fmt.Sprintf("v%06d", version))
+	return vdir.Root(dir).Dir(string(ws), version)
 }
 
 // Versions lists a workspace's published versions, oldest first.
@@ -113,21 +108,7 @@ func Versions(dir string, ws sde.WorkspaceID) ([]int, error) {
 	if err := checkWorkspace(ws); err != nil {
 		return nil, err
 	}
-	entries, err := os.ReadDir(filepath.Join(dir, string(ws)))
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	} else if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot read the workspace databases.")
-	}
-	var vs []int
-	for _, e := range entries {
-		if m := versionDirRe.FindStringSubmatch(e.Name()); m != nil && e.IsDir() {
-			v, _ := strconv.Atoi(m[1])
-			vs = append(vs, v)
-		}
-	}
-	sort.Ints(vs)
-	return vs, nil
+	return vdir.Root(dir).Versions(string(ws))
 }
 
 // Latest returns the manifest of a workspace's newest database and the path of its DuckDB file
@@ -140,8 +121,8 @@ func Latest(dir string, ws sde.WorkspaceID) (*Manifest, string, error) {
 	if len(vs) == 0 {
 		return nil, "", sde.Errorf(sde.ENOTFOUND, "Workspace %q has not been activated.", ws)
 	}
-	vdir := VersionDir(dir, ws, vs[len(vs)-1])
-	b, err := os.ReadFile(filepath.Join(vdir, ManifestFile))
+	vd := VersionDir(dir, ws, vs[len(vs)-1])
+	b, err := os.ReadFile(filepath.Join(vd, ManifestFile))
 	if err != nil {
 		return nil, "", sde.Wrap(err, sde.EINTERNAL, "The database of workspace %q cannot be read.", ws)
 	}
@@ -150,94 +131,9 @@ func Latest(dir string, ws sde.WorkspaceID) (*Manifest, string, error) {
 		return nil, "", sde.Wrap(err, sde.EINTERNAL, "The database of workspace %q is damaged.", ws)
 	}
 	if m.Workspace != ws || m.Version != vs[len(vs)-1] {
-		return nil, "", sde.Wrap(fmt.Errorf("%s: manifest says %s v%d", vdir, m.Workspace, m.Version), sde.EINTERNAL,
+		return nil, "", sde.Wrap(fmt.Errorf("%s: manifest says %s v%d", vd, m.Workspace, m.Version), sde.EINTERNAL,
 			"The database of workspace %q is damaged.", ws)
 	}
-	return &m, filepath.Join(vdir, DatabaseFile), nil
+	return &m, filepath.Join(vd, DatabaseFile), nil
 }
 
-// lock takes an exclusive lock on a workspace so two activations never race for a version
-// number, and removes staging directories a crash left behind. Same scheme as the catalogue's
-// dataset lock (DATA/datasets/.locks), under DIR/.locks.
-func lock(dir string, ws sde.WorkspaceID) (unlock func(), err error) {
-	for _, d := range []string{dir, filepath.Join(dir, ".locks"), filepath.Join(dir, ".staging")} {
-		if err := os.MkdirAll(d, 0o750); err != nil {
-			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the workspace directory.")
-		}
-	}
-	f, err := os.OpenFile(filepath.Join(dir, ".locks", string(ws)), os.O_CREATE|os.O_RDWR, 0o600)
-	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot lock the workspace.")
-	}
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-		f.Close()
-		return nil, sde.Wrap(err, sde.ECONFLICT, "Workspace %q is already being activated; try again when that has finished.", ws)
-	}
-	if stale, _ := filepath.Glob(filepath.Join(dir, ".staging", string(ws)+"-*")); len(stale) > 0 {
-		for _, s := range stale {
-			os.RemoveAll(s)
-		}
-	}
-	return func() {
-		syscall.Flock(int(f.Fd()), syscall.LOCK_UN)
-		f.Close()
-	}, nil
-}
-
-// publish makes a fully written staging directory the version directory final in one rename,
-// after syncing its files and making them read-only, so readers see a whole version or none.
-func publish(staging, final string, files []string) error {
-	for _, name := range files {
-		p := filepath.Join(staging, name)
-		if err := syncFile(p); err != nil {
-			return err
-		}
-		if err := os.Chmod(p, 0o440); err != nil {
-			return err
-		}
-	}
-	if err := fsyncDir(staging); err != nil {
-		return err
-	}
-	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
-		return err
-	}
-	if err := os.Rename(staging, final); err != nil {
-		return err
-	}
-	return fsyncDir(filepath.Dir(final))
-}
-
-func writeFileSync(path string, b []byte) error {
-	f, err := os.OpenFile(path, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o640)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(b); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
-}
-
-func syncFile(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return f.Sync()
-}
-
-func fsyncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
