@@ -793,8 +793,6 @@ func hashFile(path string) hashResult {
 	return hashResult{sum: hex.EncodeToString(h.Sum(nil)), n: n, err: err}
 }
 
-
-
 // progress prints ingest phases; percentages only when they move by 10 points.
 type progress struct {
 	w    io.Writer

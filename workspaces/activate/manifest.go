@@ -90,7 +90,6 @@ type Totals struct {
 // elements.
 var wsRe = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
 
-
 func checkWorkspace(ws sde.WorkspaceID) error {
 	if !wsRe.MatchString(string(ws)) {
 		return sde.Errorf(sde.EINVALID, "Invalid workspace id.")
@@ -136,4 +135,3 @@ func Latest(dir string, ws sde.WorkspaceID) (*Manifest, string, error) {
 	}
 	return &m, filepath.Join(vd, DatabaseFile), nil
 }
-
