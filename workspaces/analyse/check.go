@@ -446,6 +446,10 @@ var scalarFuncs = setOf(
 	"to_weeks", "to_hours", "to_minutes", "to_seconds", "current_date", "today", "age",
 )
 
+// SQL value functions written without parentheses, which DuckDB parses as column
+// references and binds as functions when no column has the name.
+var sqlValueFunctions = setOf("current_date", "current_timestamp", "current_time", "localtimestamp", "localtime")
+
 // Aggregates the planner understands, with their kind.
 var aggKinds = map[string]string{
 	"count_star": "count", "count": "count", "sum": "sum", "avg": "avg", "mean": "avg",
@@ -503,8 +507,12 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 	}
 	switch str(n, "class") {
 	case "COLUMN_REF":
-		bi, ci, err := an.lookupCol(c.sc, lower(strings_(n, "column_names")))
+		names := lower(strings_(n, "column_names"))
+		bi, ci, err := an.lookupCol(c.sc, names)
 		if err != nil {
+			if len(names) == 1 && sqlValueFunctions[names[0]] {
+				return info, nil // CURRENT_DATE and friends: DuckDB binds them as functions
+			}
 			return info, err
 		}
 		b := c.sc.bindings[bi]
@@ -582,7 +590,9 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 func (an *analysis) function(n node, c ectx) (einfo, error) {
 	var info einfo
 	name := strings.ToLower(str(n, "function_name"))
-	if str(n, "schema") != "" || str(n, "catalog") != "" {
+	// DuckDB's parser itself writes main.date_part for EXTRACT and
+	// main.list_value for [..]: accept main (the name is still allow-listed).
+	if sch := strings.ToLower(str(n, "schema")); sch != "" && sch != "main" || str(n, "catalog") != "" {
 		return info, refusef("Call functions without a schema or catalog prefix.")
 	}
 	if boolean(n, "export_state") {

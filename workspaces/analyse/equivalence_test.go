@@ -51,6 +51,14 @@ var accepted = []string{
 	`SELECT kind, sum(cost) AS cost FROM admissions a WHERE a.los BETWEEN 2 AND 5 OR a.kind LIKE 'emer%' GROUP BY kind`,
 	`SELECT region, lsoa, count(*) FROM patients GROUP BY region, lsoa ORDER BY count(*) DESC, region, lsoa`,
 	`SELECT m.msoa, count(*) FROM patients p JOIN lsoa_lookup m ON p.lsoa = m.lsoa GROUP BY ROLLUP (m.msoa)`,
+	`SELECT extract(year FROM event_date) AS y, count(*) FROM gp_events WHERE event_date > current_date - INTERVAL 10 YEAR GROUP BY y`,
+	`SELECT l.msoa, count(*) FROM patients p JOIN (SELECT lsoa, msoa FROM lsoa_lookup) l USING (lsoa) GROUP BY l.msoa`,
+	`SELECT region, count(*) FROM patients WHERE region IN (SELECT 'North' FROM lsoa_lookup) GROUP BY region`,
+	`SELECT pid_count, count(*) FROM (SELECT person_id AS pid, count(*) AS pid_count FROM gp_events GROUP BY pid) s GROUP BY pid_count`,
+	`SELECT region, count(*) FROM (SELECT person_id FROM patients EXCEPT SELECT person_id FROM admissions) e JOIN patients USING (person_id) GROUP BY region`,
+	`SELECT region, count(*) FROM patients p WHERE p.person_id = ANY (SELECT person_id FROM admissions GROUP BY person_id HAVING count(*) > 2) GROUP BY region`,
+	`SELECT region, count(*) FILTER (WHERE person_id = 'p0001') AS one, count(*) AS n FROM Patients AS P GROUP BY P.Region`,
+	`SELECT region, sex, count(*) AS n, sum(u.units) AS units FROM patients JOIN (SELECT person_id, sum(units) AS units FROM gp_events GROUP BY person_id) u USING (person_id) GROUP BY CUBE (region, sex)`,
 }
 
 func TestEquivalence(t *testing.T) {

@@ -89,7 +89,7 @@ var refusals = []struct {
 	{"catalogue", `DESCRIBE patients`, "DESCRIBE"},
 	{"catalogue", `SHOW TABLES`, "DESCRIBE"},
 	{"catalogue", `SUMMARIZE patients`, "DESCRIBE"},
-	{"catalogue", `SELECT region, count(*) FROM patients WHERE main.lower(region) = 'x' GROUP BY region`, "without a schema"},
+	{"catalogue", `SELECT region, count(*) FROM patients WHERE pg_catalog.lower(region) = 'x' GROUP BY region`, "without a schema"},
 	// Other workspaces' tables.
 	{"workspace", `SELECT count(*) FROM other_workspace.patients`, "without a database or schema"},
 	{"workspace", `SELECT count(*) FROM ws2.main.patients`, "without a database or schema"},
