@@ -7,9 +7,11 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/opensde/sde/disclosure"
 	"github.com/opensde/sde/sde"
 )
 
@@ -68,4 +70,31 @@ func decision(t *testing.T, text string) string {
 	fmt.Fprintf(&b, "fingerprint: %s\n", fp)
 	fmt.Fprintf(&b, "rewritten:\n%s\n", q.Rewritten)
 	return b.String()
+}
+
+// A shared FILTER is part of the population: two queries whose only difference
+// is one more conjunct in it must be comparable for the differencing check.
+func TestFingerprintFilter(t *testing.T) {
+	ctx := context.Background()
+	fp := func(text string) disclosure.Fingerprint {
+		q, err := analyser(t).Analyse(ctx, text, testSchema())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return q.Fingerprint
+	}
+	a := fp(`SELECT region, count(*) FILTER (WHERE sex = 'F') AS n FROM patients WHERE birth_year > 1950 GROUP BY region`)
+	b := fp(`SELECT region, count(*) FILTER (WHERE sex = 'F' AND lsoa = 'L1') AS n FROM patients WHERE birth_year > 1950 GROUP BY region`)
+	c := fp(`SELECT region, count(*) AS n FROM patients WHERE sex = 'F' AND birth_year > 1950 GROUP BY region`)
+	if !a.Differences(b) {
+		t.Errorf("FILTER differing by one conjunct not comparable:\n%+v\n%+v", a, b)
+	}
+	if !slices.Equal(a.Filters, c.Filters) || !slices.Equal(a.Measures, c.Measures) {
+		t.Errorf("a shared FILTER should fingerprint like WHERE:\n%+v\n%+v", a, c)
+	}
+	d := fp(`SELECT region, count(*) AS n FROM patients WHERE birth_year > 1950 AND lsoa = 'L1' GROUP BY region`)
+	e := fp(`SELECT region, count(*) AS n FROM (SELECT * FROM patients WHERE lsoa = 'L1') p WHERE birth_year > 1950 GROUP BY region`)
+	if !slices.Equal(d.Filters, e.Filters) {
+		t.Errorf("a condition moved into a subquery should fingerprint the same:\n%+v\n%+v", d, e)
+	}
 }

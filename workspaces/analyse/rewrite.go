@@ -59,6 +59,8 @@ type CellColumns struct {
 	Persons, Max1, Max2, Total, AnyNegative int
 }
 
+func keyOf(c node) string { s, _ := c[annKey].(string); return s }
+
 func strip(v any) any {
 	switch v := v.(type) {
 	case map[string]any:
@@ -133,6 +135,26 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 		seen[strings.ToLower(name)] = true
 		names[i] = name
 	}
+	// When every measure has the same FILTER, it is the query's population, not
+	// part of what is measured: its conjuncts join the WHERE conjuncts in the
+	// fingerprint and the measure keys leave it out, so COUNT(*) FILTER (WHERE a)
+	// and COUNT(*) FILTER (WHERE a AND b) are found to differ by one conjunct.
+	var shared node
+	sameFilter := false
+	for _, it := range q.items {
+		if it.m == nil {
+			continue
+		}
+		if it.m.filter == nil || shared != nil && canon(shared, keyOf) != canon(it.m.filter, keyOf) {
+			sameFilter, shared = false, nil
+			break
+		}
+		shared, sameFilter = it.m.filter, true
+	}
+	filters := slices.Clone(an.filters)
+	if sameFilter {
+		filters = append(filters, conjuncts(shared)...)
+	}
 	// Plan and keys.
 	keys := make([]string, len(q.items))
 	dimCol := make([]int, len(q.groups)) // group index → output column
@@ -143,7 +165,11 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 			k, err = a.exprSQL(ctx, qualified(q.groups[it.dim]))
 			dimCol[it.dim] = i
 		} else {
-			k, err = a.exprSQL(ctx, qualified(it.expr))
+			e := qualified(it.expr)
+			if sameFilter {
+				e["filter"] = nil
+			}
+			k, err = a.exprSQL(ctx, e)
 		}
 		if err != nil {
 			return nil, internal(err)
@@ -216,7 +242,7 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 		slices.Sort(sets)
 		fp.Grouping = append(fp.Grouping, "sets:"+strings.Join(sets, ","))
 	}
-	for _, f := range an.filters {
+	for _, f := range filters {
 		s, err := a.exprSQL(ctx, qualified(f))
 		if err != nil {
 			return nil, internal(err)
