@@ -304,31 +304,47 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 		}
 		sets1 = append(sets1, append(s, json0(pid)))
 	}
+	// Per-person partials, shared between measures that need the same one
+	// (SUM(x) and AVG(x) both use sum(x)).
+	partials := map[string]string{}
+	partial := func(e node, prefix string, j int) string {
+		k := canon(e, nil)
+		if name, ok := partials[k]; ok {
+			return name
+		}
+		name := fmt.Sprintf("%s%d", prefix, j)
+		sel1 = append(sel1, as(e, name))
+		partials[k] = name
+		return name
+	}
+	cName, vName, lName := map[int]string{}, map[int]string{}, map[int]string{}
 	for j, it := range q.items {
 		m := it.m
 		if m == nil {
 			continue
 		}
 		arg := func() node { return cloneNode(m.arg) }
-		var cnt node
-		if m.arg == nil {
-			cnt = fn("count_star")
-		} else {
-			cnt = fn("count", arg())
+		if m.kind != disclosure.Sum {
+			var cnt node
+			if m.arg == nil {
+				cnt = fn("count_star")
+			} else {
+				cnt = fn("count", arg())
+			}
+			cName[j] = partial(withFilter(cnt, m.filter), "__c", j)
 		}
-		sel1 = append(sel1, as(withFilter(cnt, m.filter), fmt.Sprintf("__c%d", j)))
 		switch {
 		case m.kind == disclosure.Count || m.personArg:
 		case m.kind == disclosure.CountDistinct:
 			l := fn("list", arg())
 			l["distinct"] = true
-			sel1 = append(sel1, as(withFilter(l, m.filter), fmt.Sprintf("__l%d", j)))
+			lName[j] = partial(withFilter(l, m.filter), "__l", j)
 		case m.kind == disclosure.Sum || m.kind == disclosure.Avg:
-			sel1 = append(sel1, as(withFilter(fn("sum", arg()), m.filter), fmt.Sprintf("__v%d", j)))
+			vName[j] = partial(withFilter(fn("sum", arg()), m.filter), "__v", j)
 		case m.kind == disclosure.Min || m.kind == disclosure.Max:
-			sel1 = append(sel1, as(withFilter(fn(m.fn, arg()), m.filter), fmt.Sprintf("__v%d", j)))
+			vName[j] = partial(withFilter(fn(m.fn, arg()), m.filter), "__v", j)
 		default:
-			sel1 = append(sel1, as(withFilter(fn("list", arg()), m.filter), fmt.Sprintf("__l%d", j)))
+			lName[j] = partial(withFilter(fn("list", arg()), m.filter), "__l", j)
 		}
 	}
 	lv1["select_list"] = sel1
@@ -345,7 +361,7 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 		if it.m == nil {
 			e = ref(fmt.Sprintf("__k%d", it.dim))
 		} else {
-			c, v, l := ref(fmt.Sprintf("__c%d", j)), ref(fmt.Sprintf("__v%d", j)), ref(fmt.Sprintf("__l%d", j))
+			c, v, l := ref(cName[j]), ref(vName[j]), ref(lName[j])
 			m := it.m
 			switch {
 			case m.kind == disclosure.Count:
@@ -386,7 +402,7 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 	for j, it := range q.items {
 		cc := CellColumns{Persons: -1, Max1: -1, Max2: -1, Total: -1, AnyNegative: -1}
 		if m := it.m; m != nil {
-			c, v := ref(fmt.Sprintf("__c%d", j)), ref(fmt.Sprintf("__v%d", j))
+			c, v := ref(cName[j]), ref(vName[j])
 			if m.kind == disclosure.Sum || m.kind == disclosure.Avg {
 				// A person contributes when their value is not zero: a SUM of a
 				// 0/1 indicator is a count of the persons with a 1.
