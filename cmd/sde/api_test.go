@@ -271,3 +271,8 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		t.Errorf("request against a revoked agreement: %d %v", st, body)
 	}
 }
+
+func toJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}

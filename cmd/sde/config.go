@@ -28,6 +28,8 @@ type Config struct {
 	Pseudonyms PseudonymConfig `json:"pseudonyms"`
 	// Ingest bounds each ingest's resources.
 	Ingest IngestConfig `json:"ingest"`
+	// Workers bounds each workspace's worker process.
+	Workers WorkerConfig `json:"workers"`
 	// MembershipReviewDays is how often a controller must re-confirm each workspace membership
 	// before it lapses (default 90).
 	MembershipReviewDays int `json:"membership_review_days,omitempty"`
@@ -65,6 +67,16 @@ type IngestConfig struct {
 	Threads     int    `json:"threads,omitempty"`      // default all cores
 }
 
+// WorkerConfig bounds each workspace's worker process and its queries.
+type WorkerConfig struct {
+	Memory         string `json:"memory,omitempty"`          // DuckDB memory limit, default "2GB"
+	Threads        int    `json:"threads,omitempty"`         // default 2
+	TimeoutSeconds int    `json:"timeout_seconds,omitempty"` // per query, default 60
+}
+
+// Timeout is the per-query time limit (0: the worker's default).
+func (w WorkerConfig) Timeout() time.Duration { return time.Duration(w.TimeoutSeconds) * time.Second }
+
 // DevConfig shapes the synthetic data serve --dev ingests on first start.
 type DevConfig struct {
 	Seed   uint64 `json:"seed"`
@@ -101,6 +113,23 @@ func LoadConfig(path string) (Config, error) {
 	return c, nil
 }
 
+// Rekeyer builds the per-workspace pseudonym deriver for the configured backend.
+func (c Config) Rekeyer(ctx context.Context) (crypto.Rekeyer, error) {
+	if c.Pseudonyms.Backend == "vault" {
+		cfg, err := c.vault()
+		if err != nil {
+			return nil, err
+		}
+		cfg.Key, cfg.KeyVersion = "", 0 // the workspace key: its own name (default) and latest version
+		return crypto.NewVaultRekeyerContext(ctx, cfg)
+	}
+	ps, err := c.Pseudonymiser(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return ps.(*crypto.Keyring).Rekeyer(), nil
+}
+
 // Pseudonymiser builds the configured pseudonymiser.
 func (c Config) Pseudonymiser(ctx context.Context) (crypto.Pseudonymiser, error) {
 	switch c.Pseudonyms.Backend {
@@ -111,16 +140,26 @@ func (c Config) Pseudonymiser(ctx context.Context) (crypto.Pseudonymiser, error)
 		}
 		return crypto.OpenKeyring(dir)
 	case "vault":
-		v := c.Pseudonyms.Vault
-		cfg := crypto.VaultConfig{Address: v.Address, Mount: v.Mount, Key: v.Key, KeyVersion: v.KeyVersion}
-		if v.TokenFile != "" {
-			b, err := os.ReadFile(v.TokenFile)
-			if err != nil {
-				return nil, sde.Wrap(err, sde.EINVALID, "Cannot read the Vault token file.")
-			}
-			cfg.Token = strings.TrimSpace(string(b))
+		cfg, err := c.vault()
+		if err != nil {
+			return nil, err
 		}
 		return crypto.NewVaultTransitContext(ctx, cfg)
 	}
 	return nil, sde.Errorf(sde.EINVALID, "Unknown pseudonym backend %q; use local or vault.", c.Pseudonyms.Backend)
+}
+
+// vault is the Vault client configuration for the linkage key; the token comes from TokenFile
+// or VAULT_TOKEN, never from the config file itself.
+func (c Config) vault() (crypto.VaultConfig, error) {
+	v := c.Pseudonyms.Vault
+	cfg := crypto.VaultConfig{Address: v.Address, Mount: v.Mount, Key: v.Key, KeyVersion: v.KeyVersion}
+	if v.TokenFile != "" {
+		b, err := os.ReadFile(v.TokenFile)
+		if err != nil {
+			return cfg, sde.Wrap(err, sde.EINVALID, "Cannot read the Vault token file.")
+		}
+		cfg.Token = strings.TrimSpace(string(b))
+	}
+	return cfg, nil
 }

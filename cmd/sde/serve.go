@@ -8,15 +8,20 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"sync"
 	"time"
 
+	"github.com/opensde/sde/disclosure"
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/auth"
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/httpapi"
 	"github.com/opensde/sde/sde/store"
+	"github.com/opensde/sde/workspaces/analyse"
+	"github.com/opensde/sde/workspaces/query"
+	"github.com/opensde/sde/workspaces/worker"
 	"github.com/opensde/sde/sde/synth"
 )
 
@@ -34,6 +39,12 @@ type Main struct {
 	Store   *store.Store
 	Audit   *audit.Log
 	Auth    *auth.Service
+	Query   *query.Service
+
+	// WorkerExe and WorkerArgs start a workspace worker process; default this binary and
+	// ["worker"]. Tests point them at the test binary.
+	WorkerExe  string
+	WorkerArgs []string
 
 	stop chan struct{} // ends background loops
 	wg   sync.WaitGroup
@@ -94,8 +105,13 @@ func (m *Main) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	if m.Query, err = m.queryService(ctx, cat); err != nil {
+		return err
+	}
 	m.Auth = auth.New()
 	m.HTTP = httpapi.New(&httpapi.Server{
+		Queries:           m.Store.Queries,
+		Query:             m.Query,
 		Authenticate:      m.Auth.Middleware,
 		Mount:             m.Auth.Mount,
 		Catalog:           cat,
@@ -134,6 +150,34 @@ func (m *Main) Run(ctx context.Context) error {
 	m.HTTP.SetReady()
 	fmt.Fprintf(m.Stdout, "sde: ready — GET http://%s/healthz\n", m.HTTP.Addr())
 	return nil
+}
+
+// queryService builds the query path: the analyser, one worker process per workspace (sockets in
+// a short private directory: Unix socket paths are limited to about 100 bytes), and workspace
+// databases materialised on first use.
+func (m *Main) queryService(ctx context.Context, cat *catalog.Catalog) (*query.Service, error) {
+	rk, err := m.Config.Rekeyer(ctx)
+	if err != nil {
+		return nil, err
+	}
+	an, err := analyse.New(ctx)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot start the SQL analyser.")
+	}
+	sockets, err := os.MkdirTemp("", "sde-w-")
+	if err != nil {
+		an.Close()
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create the worker socket directory.")
+	}
+	pool := &worker.Pool{Exe: m.WorkerExe, Args: m.WorkerArgs, Dir: sockets, Limits: worker.Limits{
+		Memory: m.Config.Workers.Memory, Threads: m.Config.Workers.Threads, Timeout: m.Config.Workers.Timeout(),
+	}}
+	return &query.Service{
+		Workspaces: m.Store.Workspaces, Agreements: m.Store.Agreements, Releases: m.Store.Releases, Queries: m.Store.Queries,
+		Analyser: an, Workers: pool, Policy: disclosure.DefaultPolicy(),
+		Databases: &query.Databases{Catalog: cat, Rekeyer: rk, Dir: filepath.Join(m.Config.DataDir, "workspaces"),
+			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads},
+	}, nil
 }
 
 // applyLifecycle records the workspace transitions time has caused (agreement expiry, end
@@ -180,6 +224,11 @@ func (m *Main) Close() error {
 	var errs []error
 	if m.HTTP != nil {
 		errs = append(errs, m.HTTP.Close())
+	}
+	if m.Query != nil {
+		errs = append(errs, m.Query.Workers.Close(), m.Query.Analyser.Close())
+		os.RemoveAll(m.Query.Workers.Dir)
+		m.Query = nil
 	}
 	if m.Store != nil {
 		errs = append(errs, m.Store.Close())

@@ -25,6 +25,8 @@ func startDev(t *testing.T, data string) (*Main, *bytes.Buffer) {
 		t.Fatal(err)
 	}
 	m.Config.Dev.People = 2000
+	// The test binary plays the worker (see TestHelperWorker).
+	m.WorkerExe, m.WorkerArgs = os.Args[0], []string{"-test.run=^TestHelperWorker$", "--", "worker"}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/httperr"
+	"github.com/opensde/sde/workspaces/query"
 )
 
 // Server is the HTTP face of the SDE. Fields are its dependencies; set them, then call New.
@@ -26,6 +27,9 @@ type Server struct {
 	Datasets      sde.DatasetService
 	Agreements    sde.AgreementService
 	Workspaces    sde.WorkspaceService
+	Queries       sde.QueryService
+	// Query runs analysts' SQL along the query path; nil disables the query endpoints' work.
+	Query *query.Service
 	// Audit records every API request before its response is sent; nil only in unit tests.
 	Audit Auditor
 	// AuditPath is the audit log file, for export.

@@ -55,6 +55,10 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/workspaces/{ws}/members/{user}/confirm", "workspace.member.confirm", false, s.confirmMember},
 		{"DELETE", "/api/v1/workspaces/{ws}/members/{user}", "workspace.member.remove", false, s.removeMember},
 		{"POST", "/api/v1/workspaces/{ws}/archive", "workspace.archive", false, s.archiveWorkspace},
+		{"GET", "/api/v1/workspaces/{ws}/tables", "workspace.tables", false, s.listTables},
+		{"POST", "/api/v1/workspaces/{ws}/queries", "query.run", false, s.runQuery},
+		{"GET", "/api/v1/workspaces/{ws}/queries", "query.list", false, s.listQueries},
+		{"GET", "/api/v1/workspaces/{ws}/queries/{id}", "query.read", false, s.getQuery},
 
 		{"GET", "/api/v1/audit", "audit.export", false, s.exportAudit},
 	}

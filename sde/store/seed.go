@@ -15,6 +15,8 @@ import (
 const (
 	DevAgreement sde.AgreementID = "demo-planning"
 	DevWorkspace sde.WorkspaceID = "demo"
+	// DevOptOutDataset is the national data opt-out register among the synthetic datasets.
+	DevOptOutDataset sde.DatasetName = "opt_outs"
 )
 
 // DevOrganisations are the fictional North Riverside ICS's organisations; the codes match the
@@ -165,6 +167,14 @@ func DevSeed(ctx context.Context, st *Store, specs ...[]byte) error {
 		}
 	}
 
+	// The workspace uses every dataset but the opt-out register, which the agreement covers so
+	// that it can be applied at activation, but which is never analysed.
+	var wsScopes []sde.DatasetScope
+	for _, sc := range scopes {
+		if sc.Dataset != DevOptOutDataset {
+			wsScopes = append(wsScopes, sc)
+		}
+	}
 	analyst := as("analyst1")
 	ws, err := st.Workspaces.Get(analyst, DevWorkspace)
 	if sde.ErrorCode(err) == sde.ENOTFOUND {
@@ -176,7 +186,7 @@ func DevSeed(ctx context.Context, st *Store, specs ...[]byte) error {
 			Name:      string(DevWorkspace),
 			Purpose:   "Demo: explore multimorbidity, unplanned care and social-care use across the synthetic North Riverside population.",
 			Agreement: DevAgreement,
-			Datasets:  scopes,
+			Datasets:  wsScopes,
 			Members:   []sde.Membership{{User: "analyst1", Role: sde.RoleAnalyst}, {User: "planner1", Role: sde.RolePlanner}},
 			EndDate:   end,
 		}
@@ -196,7 +206,8 @@ func DevSeed(ctx context.Context, st *Store, specs ...[]byte) error {
 	}
 	for _, m := range ws.Members {
 		if m.Lapsed || m.ReviewDue.Before(now.Add(7*24*time.Hour)) {
-			if ws, err = st.Workspaces.ConfirmMember(as(creator), DevWorkspace, m.User); err != nil {
+			// A controller of one of the workspace's own datasets confirms memberships.
+			if ws, err = st.Workspaces.ConfirmMember(as(controllerOf(ws.Approvals[0].Organisation)), DevWorkspace, m.User); err != nil {
 				return err
 			}
 		}

@@ -86,7 +86,7 @@ func TestDevSeedIsIdempotentAndMatchesTheSpecs(t *testing.T) {
 		t.Fatalf("demo agreement %+v, %v", ag, err)
 	}
 	ws, err := st.Workspaces.Get(as(t, "analyst1"), DevWorkspace)
-	if err != nil || ws.State != sde.WorkspaceActive || len(ws.Datasets) != len(synth.Specs()) {
+	if err != nil || ws.State != sde.WorkspaceActive || len(ws.Datasets) != len(synth.Specs())-1 || slices.ContainsFunc(ws.Datasets, func(d sde.DatasetScope) bool { return d.Dataset == DevOptOutDataset }) {
 		t.Fatalf("demo workspace %+v, %v", ws, err)
 	}
 	wantCode(t, "analyst1 queries demo", st.Workspaces.CanQuery(as(t, "analyst1"), DevWorkspace), "")

@@ -1,0 +1,120 @@
+//go:build duckdb_arrow
+
+package main
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestQueryPath runs analyst SQL through REST: analyse, worker, disclosure, release.
+func TestQueryPath(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	analyst := newClient(t, m, "analyst1")
+
+	st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex ORDER BY sex"}, "")
+	if st != 200 {
+		t.Fatalf("query = %d %v", st, body)
+	}
+	for _, k := range []string{"query_id", "columns", "rows", "cells", "decision"} {
+		if _, ok := body[k]; !ok {
+			t.Errorf("result lacks %q: %v", k, body)
+		}
+	}
+	cols := body["columns"].([]any)
+	if len(cols) != 2 || cols[0].(map[string]any)["kind"] != "dimension" || cols[1].(map[string]any)["kind"] != "measure" {
+		t.Errorf("columns = %v", cols)
+	}
+	rows, cells := body["rows"].([]any), body["cells"].([]any)
+	if len(rows) == 0 || len(rows) != len(cells) {
+		t.Fatalf("rows %v cells %v", rows, cells)
+	}
+	for i, r := range rows {
+		n := r.([]any)[1]
+		c := cells[i].([]any)[1].(string)
+		switch {
+		case strings.HasPrefix(c, "suppressed:"):
+			if n != nil {
+				t.Errorf("suppressed cell has value %v", n)
+			}
+		case c == "ok" || c == "rounded":
+			if v, ok := n.(float64); !ok || int64(v)%5 != 0 {
+				t.Errorf("released count %v is not a multiple of 5", n)
+			}
+		default:
+			t.Errorf("cell status %q", c)
+		}
+	}
+
+	// Small cells are suppressed: persons on each register by practice.
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": `SELECT practice_code, condition, count(DISTINCT person_id) AS n
+		FROM gp_events WHERE event_type = 'diagnosis' GROUP BY practice_code, condition`}, "")
+	if st != 200 {
+		t.Fatalf("small-cell query = %d %v", st, body)
+	}
+	if !strings.Contains(toJSON(body["cells"]), "suppressed:threshold") {
+		t.Errorf("no cell suppressed for threshold: %v", body["cells"])
+	}
+
+	// Refusals: row-level output, person_id, file access, several statements, other roles.
+	for _, q := range []string{
+		"SELECT * FROM patients",
+		"SELECT person_id, count(*) FROM gp_events GROUP BY person_id",
+		"SELECT count(*) FROM read_csv('/etc/passwd')",
+		"SELECT 1; DROP TABLE patients",
+		"SELECT count(*) FROM other_workspace_table",
+	} {
+		st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": q}, "")
+		if st < 400 || st >= 500 {
+			t.Errorf("%q = %d %v, want a 4xx refusal", q, st, body)
+		}
+		if msg := toJSON(body); strings.Contains(msg, m.Config.DataDir) || strings.Contains(msg, "/tmp/") {
+			t.Errorf("%q: message leaks a path: %s", q, msg)
+		}
+	}
+	for _, u := range []string{"planner1", "analyst2", "controller-gp", "admin"} {
+		if st, _ := newClient(t, m, u).do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT count(*) AS n FROM patients"}, ""); st != 403 && st != 404 {
+			t.Errorf("%s ran a query: %d", u, st)
+		}
+	}
+
+	// History: analyst1 sees their queries (with refusals); CSV download of a released result.
+	st, body = analyst.do("GET", "/api/v1/workspaces/demo/queries", nil, "")
+	if qs := body["queries"].([]any); st != 200 || len(qs) < 7 {
+		t.Errorf("history = %d, %d queries", st, len(body["queries"].([]any)))
+	}
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries?async=true", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"}, "")
+	if st != 202 {
+		t.Fatalf("async = %d %v", st, body)
+	}
+	id := body["query_id"].(string)
+	var state string
+	for i := 0; i < 200 && state != "done" && state != "failed"; i++ {
+		_, body = analyst.do("GET", "/api/v1/workspaces/demo/queries/"+id, nil, "")
+		state, _ = body["state"].(string)
+	}
+	if state != "done" {
+		t.Fatalf("async query state %q: %v", state, body)
+	}
+	req, _ := http.NewRequest("GET", analyst.base+"/api/v1/workspaces/demo/queries/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+analyst.token)
+	req.Header.Set("Accept", "text/csv")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv" {
+		t.Errorf("csv download = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// Another analyst cannot read it.
+	if st, _ := newClient(t, m, "analyst2").do("GET", "/api/v1/workspaces/demo/queries/"+id, nil, ""); st != 404 {
+		t.Errorf("analyst2 reads analyst1's query: %d", st)
+	}
+	// The schema browser lists the workspace's tables.
+	st, body = analyst.do("GET", "/api/v1/workspaces/demo/tables", nil, "")
+	if st != 200 || !strings.Contains(toJSON(body), `"person_id"`) || strings.Contains(toJSON(body), "nhs_number") {
+		t.Errorf("tables = %d %s", st, toJSON(body))
+	}
+}

@@ -1,0 +1,201 @@
+package httpapi
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/workspaces/query"
+)
+
+// maxSQLBody bounds a query request; the analyser has its own, smaller limit on the SQL.
+const maxSQLBody = 1 << 20
+
+// runQuery is POST /api/v1/workspaces/{ws}/queries {"sql": "..."}. It answers with the released
+// result (JSON; CSV or Arrow IPC stream by Accept), or with ?async=true 202 and the query to poll.
+func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) error {
+	ws := sde.WorkspaceID(r.PathValue("ws"))
+	target(r, ws, "")
+	var body struct {
+		SQL string `json:"sql"`
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, maxSQLBody)
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if strings.TrimSpace(body.SQL) == "" {
+		return sde.Errorf(sde.EINVALID, `Send the query as {"sql": "SELECT ..."}.`)
+	}
+	if v := r.URL.Query().Get("async"); v == "true" || v == "1" {
+		rec, err := s.Query.Start(r.Context(), ws, body.SQL)
+		if err != nil {
+			return err
+		}
+		detail(r, "query", rec.ID)
+		w.Header().Set("Location", fmt.Sprintf("/api/v1/workspaces/%s/queries/%s", ws, rec.ID))
+		return writeJSON(w, http.StatusAccepted, rec)
+	}
+	res, err := s.Query.Run(r.Context(), ws, body.SQL)
+	if res != nil {
+		detail(r, "query", res.QueryID)
+		detail(r, "release", res.Release)
+		detail(r, "status", res.Status)
+	}
+	if err != nil {
+		return err
+	}
+	return writeResult(w, r, res)
+}
+
+// writeResult answers in the format the client accepts. CSV and Arrow carry the released values;
+// the per-cell status is in the JSON form and the decision record.
+func writeResult(w http.ResponseWriter, r *http.Request, res *query.Result) error {
+	accept := r.Header.Get("Accept")
+	switch {
+	case strings.Contains(accept, "text/csv"):
+		w.Header().Set("Content-Type", "text/csv")
+		cw := csv.NewWriter(w)
+		var header []string
+		for _, c := range res.Columns {
+			header = append(header, c.Name)
+		}
+		cw.Write(header)
+		for _, row := range res.Rows {
+			rec := make([]string, len(row))
+			for j, v := range row {
+				if v != nil {
+					rec[j] = fmt.Sprint(v)
+				}
+			}
+			cw.Write(rec)
+		}
+		cw.Flush()
+		return cw.Error()
+	case strings.Contains(accept, "application/vnd.apache.arrow.stream"):
+		rec, err := toArrow(res)
+		if err != nil {
+			return err
+		}
+		defer rec.Release()
+		w.Header().Set("Content-Type", "application/vnd.apache.arrow.stream")
+		iw := ipc.NewWriter(w, ipc.WithSchema(rec.Schema()))
+		if err := iw.Write(rec); err != nil {
+			return err
+		}
+		return iw.Close()
+	}
+	return writeJSON(w, http.StatusOK, res)
+}
+
+// toArrow builds the released table for Arrow clients: dimensions as strings, measures as
+// float64 (null where suppressed), each field's kind in its "sde.kind" metadata; the per-cell
+// status is in the JSON form and the decision record.
+func toArrow(res *query.Result) (arrow.RecordBatch, error) {
+	var fields []arrow.Field
+	for _, c := range res.Columns {
+		t := arrow.DataType(arrow.BinaryTypes.String)
+		if c.Kind == "measure" {
+			t = arrow.PrimitiveTypes.Float64
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: t, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{c.Kind})})
+	}
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, nil))
+	defer b.Release()
+	for _, row := range res.Rows {
+		for j, v := range row {
+			switch fb := b.Field(j).(type) {
+			case *array.StringBuilder:
+				if v == nil {
+					fb.AppendNull()
+				} else {
+					fb.Append(fmt.Sprint(v))
+				}
+			case *array.Float64Builder:
+				switch x := v.(type) {
+				case nil:
+					fb.AppendNull()
+				case int64:
+					fb.Append(float64(x))
+				case float64:
+					fb.Append(x)
+				default:
+					return nil, sde.Errorf(sde.EINTERNAL, "A released measure is not a number.")
+				}
+			}
+		}
+	}
+	return b.NewRecordBatch(), nil
+}
+
+// getQuery returns one of the caller's queries: its state, and once done its released result.
+func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) error {
+	ws, id := sde.WorkspaceID(r.PathValue("ws")), r.PathValue("id")
+	target(r, ws, id)
+	q, err := s.Queries.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	if q.Workspace != ws {
+		return sde.Errorf(sde.ENOTFOUND, "No query %s.", id)
+	}
+	if q.State == sde.QueryDone && r.Header.Get("Accept") != "" && !strings.Contains(r.Header.Get("Accept"), "json") {
+		var res query.Result
+		if err := json.Unmarshal(q.Result, &res); err != nil {
+			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
+		}
+		detail(r, "download", true)
+		return writeResult(w, r, &res)
+	}
+	return writeJSON(w, http.StatusOK, q)
+}
+
+// listQueries returns the caller's own queries in a workspace.
+func (s *Server) listQueries(w http.ResponseWriter, r *http.Request) error {
+	ws := sde.WorkspaceID(r.PathValue("ws"))
+	target(r, ws, "")
+	qs, err := s.Queries.List(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"queries": qs})
+}
+
+// listTables is the schema browser: the workspace's tables and columns, for its members.
+func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
+	ws := sde.WorkspaceID(r.PathValue("ws"))
+	target(r, ws, "")
+	if err := s.Workspaces.CanView(r.Context(), ws); err != nil {
+		return err
+	}
+	wk, err := s.Workspaces.Get(r.Context(), ws)
+	if err != nil {
+		return err
+	}
+	ag, err := s.Agreements.Get(r.Context(), wk.Agreement)
+	if err != nil {
+		return err
+	}
+	m, _, err := s.Query.Databases.Database(r.Context(), wk, ag.PurposeCategory)
+	if err != nil {
+		return err
+	}
+	type table struct {
+		Name    string `json:"name"`
+		Dataset string `json:"dataset"`
+		Version int    `json:"version"`
+		Columns any    `json:"columns"`
+	}
+	var out []table
+	for _, d := range m.Datasets {
+		out = append(out, table{Name: d.Table, Dataset: string(d.Dataset), Version: d.SourceVersion, Columns: d.Columns})
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"workspace": ws, "tables": out})
+}

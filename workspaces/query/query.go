@@ -1,0 +1,366 @@
+// Package query runs an analyst's SQL along the whole path — access check, the workspace's own
+// database, analysis and rewrite, the workspace's worker process, disclosure control — and
+// releases the result with its decision record and differencing-ledger entry.
+package query
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/opensde/sde/crypto"
+	"github.com/opensde/sde/disclosure"
+	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/workspaces/activate"
+	"github.com/opensde/sde/workspaces/analyse"
+	"github.com/opensde/sde/workspaces/worker"
+)
+
+// Service is the query path. Every field is required.
+type Service struct {
+	Workspaces sde.WorkspaceService
+	Agreements sde.AgreementService
+	Releases   sde.ReleaseService
+	Queries    sde.QueryService
+	Analyser   *analyse.Analyser
+	Workers    *worker.Pool
+	Databases  *Databases
+	// Policy is the service's default disclosure policy; agreements may only tighten it.
+	Policy disclosure.Policy
+}
+
+// Result is a released (or withheld) result in the shape of the outside contract: cells[i][j] is
+// "ok", "rounded" or "suppressed:<reason>", and a suppressed value is null in rows.
+type Result struct {
+	QueryID string `json:"query_id"`
+	// Status is released, review (held for two output checkers; rows withheld) or refused.
+	Status   string              `json:"status"`
+	Message  string              `json:"message,omitempty"`
+	Columns  []Column            `json:"columns"`
+	Rows     [][]any             `json:"rows"`
+	Cells    [][]string          `json:"cells"`
+	Decision disclosure.Decision `json:"decision"`
+	Release  sde.ReleaseID       `json:"release_id,omitempty"`
+}
+
+// Column describes one released column.
+type Column struct {
+	Name string `json:"name"`
+	Type string `json:"type"`
+	Kind string `json:"kind"` // dimension | measure
+}
+
+// Run runs one query for the caller and records it. Errors are *sde.Error; the query, refused or
+// not, is in the caller's history.
+func (s *Service) Run(ctx context.Context, ws sde.WorkspaceID, text string) (*Result, error) {
+	w, rec, err := s.start(ctx, ws, text)
+	if err != nil {
+		return nil, err
+	}
+	return s.finish(ctx, w, rec)
+}
+
+// Start records the query and runs it in the background, for long queries: the caller polls
+// the query record (sde.QueryService.Get) for its state and result.
+func (s *Service) Start(ctx context.Context, ws sde.WorkspaceID, text string) (*sde.QueryRecord, error) {
+	w, rec, err := s.start(ctx, ws, text)
+	if err != nil {
+		return nil, err
+	}
+	// The caller's identity stays with the work; its cancellation does not.
+	bg := context.WithoutCancel(ctx)
+	go s.finish(bg, w, rec)
+	return rec, nil
+}
+
+func (s *Service) start(ctx context.Context, ws sde.WorkspaceID, text string) (*sde.Workspace, *sde.QueryRecord, error) {
+	w, err := s.Workspaces.Get(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	rec := &sde.QueryRecord{Workspace: ws, SQL: text}
+	if err := s.Queries.Create(ctx, rec); err != nil {
+		return nil, nil, err
+	}
+	return w, rec, nil
+}
+
+func (s *Service) finish(ctx context.Context, w *sde.Workspace, rec *sde.QueryRecord) (*Result, error) {
+	res, err := s.run(ctx, w, rec.ID, rec.SQL)
+	if err != nil {
+		rec.State, rec.Error = sde.QueryFailed, &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
+	} else {
+		rec.State, rec.Release = sde.QueryDone, res.Release
+		rec.Result, _ = json.Marshal(res)
+	}
+	// Recording the outcome must not depend on the caller still waiting.
+	if ferr := s.Queries.Finish(context.WithoutCancel(ctx), rec); ferr != nil && err == nil {
+		return nil, ferr
+	}
+	return res, err
+}
+
+func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*Result, error) {
+	ag, err := s.Agreements.Get(ctx, w.Agreement)
+	if err != nil {
+		return nil, err
+	}
+	policy := s.Policy
+	if len(ag.Policy) > 0 {
+		override, err := disclosure.ParsePolicy(ag.Policy)
+		if err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "The agreement's disclosure policy cannot be read.")
+		}
+		policy = disclosure.Strictest(policy, override)
+	}
+	m, dbPath, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
+	if err != nil {
+		return nil, err
+	}
+	q, err := s.Analyser.Analyse(ctx, text, Schema(m))
+	if err != nil {
+		return nil, err
+	}
+	rr, err := s.Workers.Query(ctx, w.ID, dbPath, q.Rewritten)
+	if err != nil {
+		return nil, err
+	}
+	rec, err := collect(rr)
+	if err != nil {
+		return nil, err
+	}
+	defer rec.Release()
+	visible, stats, rowSets, err := q.Stats(rec)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "The query's result did not have the expected shape; nothing was released.")
+	}
+	defer visible.Release()
+	plan := q.Plan
+	plan.RowSets = rowSets
+	entries, err := s.Releases.Ledger(ctx, w.ID)
+	if err != nil {
+		return nil, err
+	}
+	led := &ledger{}
+	for _, e := range entries {
+		var r disclosure.Release
+		if err := json.Unmarshal(e, &r); err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
+		}
+		led.entries = append(led.entries, r)
+	}
+	out, err := disclosure.Apply(disclosure.Input{Record: visible, Plan: plan, Stats: stats, Policy: policy, Ledger: led, Query: q.Fingerprint})
+	if err != nil {
+		// Fail closed: an input the engine cannot vouch for releases nothing.
+		if errors.Is(err, disclosure.ErrInvalid) || errors.Is(err, disclosure.ErrPolicy) {
+			return nil, sde.Wrap(err, sde.EREFUSED, "Disclosure control could not check this result, so nothing was released.")
+		}
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Disclosure control failed; nothing was released.")
+	}
+	defer out.Record.Release()
+
+	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status}
+	for j, f := range out.Record.Schema().Fields() {
+		kind := string(disclosure.Measure)
+		if j < len(q.Plan.Columns) {
+			kind = string(q.Plan.Columns[j].Kind)
+		}
+		res.Columns = append(res.Columns, Column{Name: f.Name, Type: f.Type.String(), Kind: kind})
+	}
+	var ledgerEntry json.RawMessage
+	switch out.Decision.Status {
+	case disclosure.Pass:
+		res.Status, res.Rows = sde.ReleaseReleased, out.Values
+		ledgerEntry, _ = json.Marshal(out.Release)
+	case disclosure.Review:
+		res.Status, res.Message = sde.ReleaseReview, "The result needs review by two output checkers before it can be released; the decision record says why."
+	default:
+		res.Status = sde.ReleaseRefused
+	}
+	if res.Status != sde.ReleaseReleased {
+		res.Cells = [][]string{}
+	}
+	decision, _ := json.Marshal(out.Decision)
+	rel := &sde.Release{Workspace: w.ID, QueryID: id, Status: res.Status, Decision: decision, Ledger: ledgerEntry}
+	if err := s.Releases.Record(ctx, rel); err != nil {
+		return nil, err
+	}
+	res.Release = rel.ID
+	if res.Status == sde.ReleaseRefused {
+		why := "it breaks the disclosure policy"
+		if len(out.Decision.Reasons) > 0 {
+			why = strings.Join(out.Decision.Reasons, "; ")
+		}
+		return nil, sde.Errorf(sde.EREFUSED, "The result cannot be released: %s.", strings.TrimSuffix(why, "."))
+	}
+	return res, nil
+}
+
+// Schema describes a workspace database to the analyser; each table's source names the dataset
+// version, so the differencing ledger never compares releases over different data.
+func Schema(m *activate.Manifest) analyse.Schema {
+	var s analyse.Schema
+	for _, d := range m.Datasets {
+		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion)}
+		for _, c := range d.Columns {
+			t.Columns = append(t.Columns, analyse.Column{Name: c.Name, Type: c.Type})
+		}
+		s.Tables = append(s.Tables, t)
+	}
+	return s
+}
+
+// collect reads the worker's batches into one record.
+func collect(rr array.RecordReader) (arrow.RecordBatch, error) {
+	defer rr.Release()
+	var batches []arrow.RecordBatch
+	defer func() {
+		for _, b := range batches {
+			b.Release()
+		}
+	}()
+	for rr.Next() {
+		b := rr.RecordBatch()
+		b.Retain()
+		batches = append(batches, b)
+	}
+	if err := rr.Err(); err != nil {
+		return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The workspace's worker failed while returning the result; try again.")
+	}
+	schema := rr.Schema()
+	cols := make([]arrow.Array, schema.NumFields())
+	var n int64
+	for _, b := range batches {
+		n += b.NumRows()
+	}
+	for j := range cols {
+		parts := make([]arrow.Array, 0, len(batches))
+		for _, b := range batches {
+			parts = append(parts, b.Column(j))
+		}
+		if len(parts) == 0 {
+			b := array.NewBuilder(memory.DefaultAllocator, schema.Field(j).Type)
+			cols[j] = b.NewArray()
+			b.Release()
+			continue
+		}
+		c, err := array.Concatenate(parts, memory.DefaultAllocator)
+		if err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "The query's result could not be assembled.")
+		}
+		cols[j] = c
+	}
+	rec := array.NewRecordBatch(schema, cols, n)
+	for _, c := range cols {
+		c.Release()
+	}
+	return rec, nil
+}
+
+// ledger gives the engine the workspace's earlier releases; a new release's entry is recorded
+// with the release itself, in one transaction, so Record here does nothing.
+type ledger struct{ entries []disclosure.Release }
+
+func (l *ledger) Releases(disclosure.Fingerprint) ([]disclosure.Release, error) { return l.entries, nil }
+func (l *ledger) Record(disclosure.Release) error                               { return nil }
+
+// Databases finds, or materialises on first use, each workspace's own database: approved
+// datasets and columns only, person_id re-keyed per workspace, opted-out people removed by purpose.
+// A workspace gets a new database when its datasets or columns change or a dataset has a newer
+// version.
+type Databases struct {
+	Catalog     *catalog.Catalog
+	Rekeyer     crypto.Rekeyer
+	Dir         string // DATA/workspaces
+	MemoryLimit string
+	Threads     int
+
+	mu    sync.Mutex
+	locks map[sde.WorkspaceID]*sync.Mutex
+}
+
+// Database returns the workspace's current database, materialising it if needed.
+func (d *Databases) Database(ctx context.Context, w *sde.Workspace, purpose string) (*activate.Manifest, string, error) {
+	d.mu.Lock()
+	if d.locks == nil {
+		d.locks = map[sde.WorkspaceID]*sync.Mutex{}
+	}
+	l := d.locks[w.ID]
+	if l == nil {
+		l = &sync.Mutex{}
+		d.locks[w.ID] = l
+	}
+	d.mu.Unlock()
+	l.Lock()
+	defer l.Unlock()
+
+	m, path, err := activate.Latest(d.Dir, w.ID)
+	if err == nil {
+		current, cerr := d.current(m, w, purpose)
+		if cerr != nil {
+			return nil, "", cerr
+		}
+		if current {
+			return m, path, nil
+		}
+	} else if sde.ErrorCode(err) != sde.ENOTFOUND {
+		return nil, "", err
+	}
+	if _, err := activate.Materialise(ctx, activate.Options{
+		Catalog: d.Catalog, Rekeyer: d.Rekeyer, Workspace: w.ID, Datasets: w.Datasets, Purpose: purpose,
+		Dir: d.Dir, MemoryLimit: d.MemoryLimit, Threads: d.Threads,
+	}); err != nil {
+		return nil, "", err
+	}
+	return activate.Latest(d.Dir, w.ID)
+}
+
+// current reports whether a materialised database still matches the workspace's approved datasets
+// and columns, its purpose, and the newest dataset versions.
+func (d *Databases) current(m *activate.Manifest, w *sde.Workspace, purpose string) (bool, error) {
+	if m.Purpose != purpose || len(m.Datasets) != len(w.Datasets) {
+		return false, nil
+	}
+	have := map[sde.DatasetName]activate.DatasetManifest{}
+	for _, dm := range m.Datasets {
+		have[dm.Dataset] = dm
+	}
+	for _, sc := range w.Datasets {
+		dm, ok := have[sc.Dataset]
+		if !ok || len(dm.Columns) != len(sc.Columns) {
+			return false, nil
+		}
+		for _, c := range dm.Columns {
+			if !slices.Contains(sc.Columns, c.Name) {
+				return false, nil
+			}
+		}
+		vs, err := d.Catalog.Versions(sc.Dataset)
+		if err != nil {
+			return false, err
+		}
+		if len(vs) > 0 && vs[len(vs)-1] != dm.SourceVersion {
+			return false, nil
+		}
+	}
+	// A newer opt-out register must take effect: people who opted out since are removed.
+	if m.OptOut.Applied {
+		vs, err := d.Catalog.Versions(m.OptOut.Register)
+		if err != nil {
+			return false, err
+		}
+		if len(vs) > 0 && vs[len(vs)-1] != m.OptOut.RegisterVersion {
+			return false, nil
+		}
+	}
+	return true, nil
+}
