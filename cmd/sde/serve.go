@@ -19,10 +19,10 @@ import (
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/httpapi"
 	"github.com/opensde/sde/sde/store"
+	"github.com/opensde/sde/sde/synth"
 	"github.com/opensde/sde/workspaces/analyse"
 	"github.com/opensde/sde/workspaces/query"
 	"github.com/opensde/sde/workspaces/worker"
-	"github.com/opensde/sde/sde/synth"
 )
 
 func init() { commands["serve"] = runServe }

@@ -270,8 +270,10 @@ func collect(rr array.RecordReader) (arrow.RecordBatch, error) {
 // with the release itself, in one transaction, so Record here does nothing.
 type ledger struct{ entries []disclosure.Release }
 
-func (l *ledger) Releases(disclosure.Fingerprint) ([]disclosure.Release, error) { return l.entries, nil }
-func (l *ledger) Record(disclosure.Release) error                               { return nil }
+func (l *ledger) Releases(disclosure.Fingerprint) ([]disclosure.Release, error) {
+	return l.entries, nil
+}
+func (l *ledger) Record(disclosure.Release) error { return nil }
 
 // Databases finds, or materialises on first use, each workspace's own database: approved
 // datasets and columns only, person_id re-keyed per workspace, opted-out people removed by purpose.
