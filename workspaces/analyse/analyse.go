@@ -124,21 +124,49 @@ func (a *Analyser) deserialize(ctx context.Context, stmt node) (string, error) {
 	return out, nil
 }
 
-// exprSQL returns DuckDB's text for one expression (as DuckDB would print it).
-func (a *Analyser) exprSQL(ctx context.Context, e node) (string, error) {
-	sel := selectNode()
-	e = cloneNode(e)
-	e["alias"] = ""
-	sel["select_list"] = []any{e}
-	s, err := a.deserialize(ctx, node{"node": sel, "named_param_map": []any{}})
+// exprSQLs prints several expressions in one round trip.
+func (a *Analyser) exprSQLs(ctx context.Context, es []node) ([]string, error) {
+	if len(es) == 0 {
+		return nil, nil
+	}
+	var docs []any
+	for _, e := range es {
+		sel := selectNode()
+		e = cloneNode(e)
+		e["alias"] = ""
+		sel["select_list"] = []any{e}
+		docs = append(docs, node{"error": false, "statements": []any{node{"node": sel, "named_param_map": []any{}}}})
+	}
+	j, err := json.Marshal(docs)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	s, ok := strings.CutPrefix(s, "SELECT ")
-	if !ok {
-		return "", fmt.Errorf("analyse: unexpected deserialised text %q", s)
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	rows, err := a.conn.QueryContext(ctx, "SELECT json_deserialize_sql(value) FROM json_each(CAST($1 AS JSON)) ORDER BY CAST(\"key\" AS INTEGER)", string(j))
+	if err != nil {
+		return nil, err
 	}
-	return s, nil
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var s string
+		if err := rows.Scan(&s); err != nil {
+			return nil, err
+		}
+		t, ok := strings.CutPrefix(s, "SELECT ")
+		if !ok {
+			return nil, fmt.Errorf("analyse: unexpected deserialised text %q", s)
+		}
+		out = append(out, t)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if len(out) != len(es) {
+		return nil, fmt.Errorf("analyse: %d expressions printed, %d asked", len(out), len(es))
+	}
+	return out, nil
 }
 
 var nearRe = regexp.MustCompile(`at or near "([^"]{0,40})"`)

@@ -115,26 +115,6 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 	}
 	out := &Query{}
 	names := make([]string, len(q.items))
-	seen := map[string]bool{}
-	for i, it := range q.items {
-		name := it.alias
-		if name == "" {
-			s, err := a.exprSQL(ctx, strip(cloneNode(it.expr)).(map[string]any))
-			if err != nil {
-				return nil, internal(err)
-			}
-			name = s
-			if str(it.expr, "class") == "COLUMN_REF" {
-				cn := strings_(it.expr, "column_names")
-				name = cn[len(cn)-1]
-			}
-		}
-		if seen[strings.ToLower(name)] {
-			return nil, refusef("Two output columns are both called %s; give them distinct aliases (AS ...).", quoteName(name))
-		}
-		seen[strings.ToLower(name)] = true
-		names[i] = name
-	}
 	// When every measure has the same FILTER, it is the query's population, not
 	// part of what is measured: its conjuncts join the WHERE conjuncts in the
 	// fingerprint and the measure keys leave it out, so COUNT(*) FILTER (WHERE a)
@@ -155,24 +135,59 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 	if sameFilter {
 		filters = append(filters, conjuncts(shared)...)
 	}
-	// Plan and keys.
-	keys := make([]string, len(q.items))
-	dimCol := make([]int, len(q.groups)) // group index → output column
+	// Every expression printed by DuckDB, in one round trip: default column
+	// names, column keys, filter conjuncts.
+	var batch []node
+	nameAt, keyAt := make([]int, len(q.items)), make([]int, len(q.items))
 	for i, it := range q.items {
-		var k string
-		var err error
+		nameAt[i] = -1
+		if it.alias == "" && str(it.expr, "class") != "COLUMN_REF" {
+			nameAt[i] = len(batch)
+			batch = append(batch, strip(cloneNode(it.expr)).(map[string]any))
+		}
+		keyAt[i] = len(batch)
 		if it.dim >= 0 {
-			k, err = a.exprSQL(ctx, qualified(q.groups[it.dim]))
-			dimCol[it.dim] = i
+			batch = append(batch, qualified(q.groups[it.dim]))
 		} else {
 			e := qualified(it.expr)
 			if sameFilter {
 				e["filter"] = nil
 			}
-			k, err = a.exprSQL(ctx, e)
+			batch = append(batch, e)
 		}
-		if err != nil {
-			return nil, internal(err)
+	}
+	filterAt := len(batch)
+	for _, f := range filters {
+		batch = append(batch, qualified(f))
+	}
+	texts, err := a.exprSQLs(ctx, batch)
+	if err != nil {
+		return nil, internal(err)
+	}
+	seen := map[string]bool{}
+	for i, it := range q.items {
+		name := it.alias
+		if name == "" {
+			if nameAt[i] >= 0 {
+				name = texts[nameAt[i]]
+			} else {
+				cn := strings_(it.expr, "column_names")
+				name = cn[len(cn)-1]
+			}
+		}
+		if seen[strings.ToLower(name)] {
+			return nil, refusef("Two output columns are both called %s; give them distinct aliases (AS ...).", quoteName(name))
+		}
+		seen[strings.ToLower(name)] = true
+		names[i] = name
+	}
+	// Plan and keys.
+	keys := make([]string, len(q.items))
+	dimCol := make([]int, len(q.groups)) // group index → output column
+	for i, it := range q.items {
+		k := texts[keyAt[i]]
+		if it.dim >= 0 {
+			dimCol[it.dim] = i
 		}
 		keys[i] = k
 		cp := disclosure.ColumnPlan{Name: names[i], Key: k}
@@ -242,13 +257,7 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 		slices.Sort(sets)
 		fp.Grouping = append(fp.Grouping, "sets:"+strings.Join(sets, ","))
 	}
-	for _, f := range filters {
-		s, err := a.exprSQL(ctx, qualified(f))
-		if err != nil {
-			return nil, internal(err)
-		}
-		fp.Filters = append(fp.Filters, s)
-	}
+	fp.Filters = append(fp.Filters, texts[filterAt:]...)
 	out.Fingerprint = fp.Normalize()
 
 	// Rewrite.
