@@ -409,6 +409,7 @@ type ectx struct {
 	outer  bool   // outer query: only the reporting aggregates
 	sub    bool   // IN (subquery) allowed here
 	inAgg  bool   // inside an aggregate's arguments
+	window bool   // window functions partitioned by person allowed (subqueries, CTEs)
 	clause string // for messages
 }
 
@@ -573,7 +574,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 	case "SUBQUERY":
 		return an.subqueryExpr(n, c)
 	case "WINDOW":
-		return info, refusef("Window functions (OVER ...) are not supported: they can carry one person's values into another person's rows. Use GROUP BY.")
+		return an.window(n, c)
 	case "STAR":
 		return info, refusef("* is only allowed as SELECT * in a subquery or CTE.")
 	case "LAMBDA", "LAMBDA_REF":
@@ -585,6 +586,66 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 	default:
 		return info, refusef("This kind of expression is not supported here.")
 	}
+}
+
+// Window functions allowed when partitioned by person.
+var windowFuncs = setOf("row_number", "rank", "dense_rank", "percent_rank", "cume_dist", "ntile",
+	"lag", "lead", "first_value", "last_value", "nth_value",
+	"count_star", "count", "sum", "avg", "mean", "min", "max", "bool_or", "bool_and")
+
+// window allows a window function only inside a subquery or CTE, and only when
+// it is partitioned by a person column: then it sees one person's rows and
+// cannot carry another person's values into a row (lag() over all rows could).
+func (an *analysis) window(n node, c ectx) (einfo, error) {
+	var info einfo
+	const how = "Window functions are only allowed in a subquery or CTE, partitioned by person_id (e.g. row_number() OVER (PARTITION BY person_id ORDER BY event_date)): otherwise they carry other persons' values into a row."
+	if !c.window || c.inAgg {
+		return info, refusef("%s", how)
+	}
+	name := strings.ToLower(str(n, "function_name"))
+	if !windowFuncs[name] || str(n, "schema") != "" || str(n, "catalog") != "" {
+		return info, refusef("The window function %s() is not supported.", name)
+	}
+	if boolean(n, "distinct") || len(list(n, "arg_orders")) > 0 {
+		return info, refusef("DISTINCT and ORDER BY inside window function arguments are not supported.")
+	}
+	inner := c
+	inner.window, inner.sub, inner.agg = false, false, false
+	inner.clause = "a window function"
+	byPerson := false
+	for _, p := range nodes(n, "partitions") {
+		pi, err := an.expr(p, inner)
+		if err != nil {
+			return info, err
+		}
+		byPerson = byPerson || pi.person
+	}
+	if !byPerson {
+		return info, refusef("%s", how)
+	}
+	for _, ch := range nodes(n, "children") {
+		ci, err := an.expr(ch, inner)
+		if err != nil {
+			return info, err
+		}
+		info.add(ci)
+	}
+	for _, o := range nodes(n, "orders") {
+		if _, err := an.expr(obj(o, "expression"), inner); err != nil {
+			return info, err
+		}
+	}
+	for _, k := range []string{"start_expr", "end_expr", "offset_expr", "default_expr", "filter_expr"} {
+		if e := obj(n, k); e != nil {
+			ci, err := an.expr(e, inner)
+			if err != nil {
+				return info, err
+			}
+			info.add(ci)
+		}
+	}
+	info.window = true
+	return info, nil
 }
 
 func (an *analysis) function(n node, c ectx) (einfo, error) {
@@ -762,9 +823,6 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			return nil, refusef("LIMIT and OFFSET are not allowed in subqueries or CTEs: they pick rows arbitrarily. Filter with WHERE instead.")
 		}
 	}
-	if !isNull(n, "qualify") {
-		return nil, refusef("QUALIFY is not supported (it filters on window functions).")
-	}
 	if !isNull(n, "sample") {
 		return nil, refusef("USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
 	}
@@ -839,7 +897,7 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			rel.cols = append(rel.cols, cols...)
 			continue
 		}
-		si, err := an.expr(s, ectx{sc: sc, env: e, agg: aggregating, sub: false, clause: "the SELECT list"})
+		si, err := an.expr(s, ectx{sc: sc, env: e, agg: aggregating, window: !aggregating, clause: "the SELECT list"})
 		if err != nil {
 			return nil, err
 		}
@@ -862,6 +920,15 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		}
 		col.name = name
 		rel.cols = append(rel.cols, col)
+	}
+	if qf := obj(n, "qualify"); qf != nil {
+		if aggregating {
+			return nil, refusef("QUALIFY cannot be combined with GROUP BY here.")
+		}
+		if _, err := an.expr(qf, ectx{sc: sc, env: e, window: true, clause: "QUALIFY"}); err != nil {
+			return nil, err
+		}
+		an.filters = append(an.filters, conjuncts(qf)...)
 	}
 	markDuplicates(rel)
 	if rel.readsPerson && rel.unit() < 0 {
