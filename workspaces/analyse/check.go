@@ -415,6 +415,7 @@ type ectx struct {
 
 type einfo struct {
 	person  bool // a plain reference to a person column
+	nulled  bool // ... that a LEFT JOIN may have NULL-extended
 	tainted bool // mentions a person column
 	aggs    int  // aggregate calls inside
 	window  bool
@@ -526,6 +527,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		n[annType] = col.typ
 		n[annPerson] = col.person
 		info.person = col.person
+		info.nulled = col.nullable || b.nullable
 		info.tainted = col.tainted
 		return info, nil
 	case "CONSTANT":
@@ -618,7 +620,9 @@ func (an *analysis) window(n node, c ectx) (einfo, error) {
 		if err != nil {
 			return info, err
 		}
-		byPerson = byPerson || pi.person
+		// A NULL-extended person column would put the unmatched rows of
+		// many persons into one NULL partition.
+		byPerson = byPerson || pi.person && !pi.nulled
 	}
 	if !byPerson {
 		return info, refusef("%s", how)

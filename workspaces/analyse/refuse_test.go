@@ -153,6 +153,7 @@ var refusals = []struct {
 	{"window", `SELECT prev, count(*) FROM (SELECT person_id, lag(region) OVER (PARTITION BY sex ORDER BY person_id) AS prev FROM patients) s GROUP BY prev`, "partitioned by person_id"},
 	{"window", `SELECT prev, count(*) FROM (SELECT person_id, lag(region) OVER (PARTITION BY lower(person_id) ORDER BY birth_year) AS prev FROM patients) s GROUP BY prev`, "partitioned by person_id"},
 	{"window", `SELECT n, count(*) FROM (SELECT person_id, count(*) OVER () AS n FROM patients) s GROUP BY n`, "partitioned by person_id"},
+	{"window", `SELECT n, count(*) FROM (SELECT p.person_id, sum(p.birth_year) OVER (PARTITION BY a.person_id) AS n FROM patients p LEFT JOIN admissions a ON p.person_id = a.person_id) s GROUP BY n`, "partitioned by person_id"},
 	{"window", `SELECT f, count(*) FROM (SELECT person_id, first_value(person_id) OVER (PARTITION BY person_id) AS f FROM patients) s GROUP BY f`, "Grouping by person_id"},
 	{"window", `SELECT r, count(*) FROM (SELECT person_id, row_number() OVER (PARTITION BY person_id) AS r FROM patients WHERE row_number() OVER (PARTITION BY person_id) = 1) s GROUP BY r`, "partitioned by person_id"},
 	{"window", `SELECT x, count(*) FROM (SELECT person_id, ntile(2) OVER (PARTITION BY person_id) AS x FROM patients QUALIFY lag(region) OVER (ORDER BY birth_year) = 'North') s GROUP BY x`, "partitioned by person_id"},
