@@ -114,6 +114,9 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 		if containsSubquery(g) {
 			return nil, refusef("Subqueries are not allowed in GROUP BY.")
 		}
+		if !containsColumn(g) {
+			return nil, refusef("GROUP BY a constant is not meaningful (and would echo text into the result); group by columns or expressions over them.")
+		}
 		id := ids(g)
 		if slices.Contains(gids, id) {
 			return nil, refusef("The same GROUP BY expression appears twice.")

@@ -166,6 +166,8 @@ var refusals = []struct {
 	{"output", `SELECT region, count(*) * 100 AS pct FROM patients GROUP BY region`, "single aggregate"},
 	{"output", `SELECT region, sum(birth_year) / count(*) AS m FROM patients GROUP BY region`, "single aggregate"},
 	{"output", `SELECT 'hello' AS greeting, count(*) FROM patients`, "Constant columns"},
+	{"output", `SELECT 'secret ' || 'text' AS t, count(*) FROM patients GROUP BY t`, "GROUP BY a constant"},
+	{"output", `SELECT region, count(*) FROM patients GROUP BY region, 'x'`, "GROUP BY a constant"},
 	{"output", `SELECT region, string_agg(sex, ',') FROM patients GROUP BY region`, "string_agg"},
 	{"output", `SELECT region, list(sex) FROM patients GROUP BY region`, "not allowed"},
 	{"output", `SELECT region, first(sex) FROM patients GROUP BY region`, "not supported in the outer query"},
