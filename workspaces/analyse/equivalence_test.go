@@ -49,7 +49,7 @@ var accepted = []string{
 	`SELECT region FROM patients GROUP BY region`,
 	`SELECT s.sex, sum(s.total) AS total FROM (SELECT person_id, sex, birth_year AS total FROM patients) AS s GROUP BY s.sex`,
 	`SELECT kind, sum(cost) AS cost FROM admissions a WHERE a.los BETWEEN 2 AND 5 OR a.kind LIKE 'emer%' GROUP BY kind`,
-	`SELECT region, lsoa, count(*) FROM patients GROUP BY region, lsoa ORDER BY count(*) DESC, region, lsoa`,
+	`SELECT region, lsoa, count(*) FROM patients GROUP BY region, lsoa ORDER BY lsoa DESC, region`,
 	`SELECT m.msoa, count(*) FROM patients p JOIN lsoa_lookup m ON p.lsoa = m.lsoa GROUP BY ROLLUP (m.msoa)`,
 	`SELECT extract(year FROM event_date) AS y, count(*) FROM gp_events WHERE event_date > current_date - INTERVAL 10 YEAR GROUP BY y`,
 	`SELECT l.msoa, count(*) FROM patients p JOIN (SELECT lsoa, msoa FROM lsoa_lookup) l USING (lsoa) GROUP BY l.msoa`,

@@ -219,6 +219,11 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 			if err != nil {
 				return nil, err
 			}
+			if q.items[pos].m != nil {
+				// The order of rows is computed from true values, before
+				// suppression: sorting by a measure would rank suppressed cells.
+				return nil, refusef("ORDER BY may only use grouping columns: sorting by a measure would reveal the order of suppressed values. Sort the released result instead.")
+			}
 			oc := cloneNode(o)
 			oc["expression"] = constInt(int64(pos + 1))
 			q.orders = append(q.orders, oc)
