@@ -1,6 +1,8 @@
 package disclosure
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"slices"
 	"strings"
 	"sync"
@@ -32,6 +34,15 @@ func (f Fingerprint) Normalize() Fingerprint {
 		return slices.Compact(s)
 	}
 	return Fingerprint{Sources: norm(f.Sources), Grouping: norm(f.Grouping), Measures: norm(f.Measures), Filters: norm(f.Filters)}
+}
+
+// Key identifies the results f can be compared with — the same sources and grouping — so a
+// persistent ledger can index its releases by it and hand the engine only those; Differences
+// still decides.
+func (f Fingerprint) Key() string {
+	n := f.Normalize()
+	sum := sha256.Sum256([]byte(strings.Join(n.Sources, "\x00") + "\x01" + strings.Join(n.Grouping, "\x00")))
+	return hex.EncodeToString(sum[:16])
 }
 
 // Differences reports whether a result for f could be subtracted from a result

@@ -305,6 +305,8 @@ type Release struct {
 	// Ledger is the differencing-ledger entry (fingerprint and true person counts) recorded with
 	// the release in one transaction; it is never sent to anyone.
 	Ledger json.RawMessage `json:"-"`
+	// LedgerKey indexes the entry: releases are compared only with those of the same key.
+	LedgerKey string `json:"-"`
 }
 
 // Query states.

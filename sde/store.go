@@ -88,9 +88,9 @@ type ReleaseService interface {
 	Record(ctx context.Context, r *Release) error
 	// List returns a workspace's releases, oldest first, to those who may see the workspace.
 	List(ctx context.Context, ws WorkspaceID) ([]*Release, error)
-	// Ledger returns the differencing-ledger entries of a workspace's releases, for the
-	// disclosure engine; the caller must be able to query the workspace.
-	Ledger(ctx context.Context, ws WorkspaceID) ([]json.RawMessage, error)
+	// Ledger returns the differencing-ledger entries of a workspace's releases with the given
+	// key, for the disclosure engine; the caller must be able to query the workspace.
+	Ledger(ctx context.Context, ws WorkspaceID, key string) ([]json.RawMessage, error)
 }
 
 // QueryService keeps analysts' queries. Each is visible only to the analyst who ran it.

@@ -19,12 +19,12 @@ import (
 
 // client calls the running service as one demo user ("" = anonymous).
 type client struct {
-	t     *testing.T
+	t     testing.TB
 	base  string
 	token string
 }
 
-func newClient(t *testing.T, m *Main, user string) *client {
+func newClient(t testing.TB, m *Main, user string) *client {
 	t.Helper()
 	c := &client{t: t, base: "http://" + m.HTTP.Addr()}
 	if user != "" {

@@ -57,6 +57,16 @@ func TestQueryPath(t *testing.T) {
 		t.Errorf("no cell suppressed for threshold: %v", body["cells"])
 	}
 
+	// Differencing: the same table with one extra condition that removes a couple of people
+	// would reveal them by subtraction, so the differing cells are suppressed.
+	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients GROUP BY ethnic_group"}, ""); st != 200 {
+		t.Fatalf("first query = %d %v", st, body)
+	}
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients WHERE birth_month <> DATE '1950-03-01' GROUP BY ethnic_group"}, "")
+	if st != 200 || !strings.Contains(toJSON(body["cells"]), "suppressed:differencing") {
+		t.Errorf("differencing query = %d, cells %s", st, toJSON(body["cells"]))
+	}
+
 	// Refusals: row-level output, person_id, file access, several statements, other roles.
 	for _, q := range []string{
 		"SELECT * FROM patients",

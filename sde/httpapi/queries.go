@@ -48,6 +48,7 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) error {
 		detail(r, "query", res.QueryID)
 		detail(r, "release", res.Release)
 		detail(r, "status", res.Status)
+		detail(r, "ms", res.Timings)
 	}
 	if err != nil {
 		return err

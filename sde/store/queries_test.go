@@ -52,17 +52,20 @@ func TestQueriesAreTheAnalystsOwn(t *testing.T) {
 func TestReleaseLedgerIsStoredAndGuarded(t *testing.T) {
 	st, _ := seeded(t)
 	a1 := as(t, "analyst1")
-	r := &sde.Release{Workspace: "demo", QueryID: "q-1", Status: sde.ReleaseReleased, Decision: json.RawMessage(`{}`), Ledger: json.RawMessage(`{"query":{"sources":["patients"]}}`)}
+	r := &sde.Release{Workspace: "demo", QueryID: "q-1", Status: sde.ReleaseReleased, Decision: json.RawMessage(`{}`), Ledger: json.RawMessage(`{"query":{"sources":["patients"]}}`), LedgerKey: "k1"}
 	if err := st.Releases.Record(a1, r); err != nil {
 		t.Fatal(err)
 	}
-	entries, err := st.Releases.Ledger(a1, "demo")
+	if other, err := st.Releases.Ledger(a1, "demo", "k2"); err != nil || len(other) != 0 {
+		t.Errorf("ledger for another key = %s, %v", other, err)
+	}
+	entries, err := st.Releases.Ledger(a1, "demo", "k1")
 	if err != nil || len(entries) != 1 || string(entries[0]) != `{"query":{"sources":["patients"]}}` {
 		t.Fatalf("ledger = %s, %v", entries, err)
 	}
 	// The ledger holds true person counts: planners, controllers and checkers never read it.
 	for _, u := range []sde.UserID{"planner1", "controller-gp", "checker1", "analyst2", "admin"} {
-		if _, err := st.Releases.Ledger(as(t, u), "demo"); err == nil {
+		if _, err := st.Releases.Ledger(as(t, u), "demo", "k1"); err == nil {
 			t.Errorf("%s read the ledger", u)
 		}
 	}

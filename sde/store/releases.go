@@ -55,8 +55,8 @@ func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
 		if len(r.Ledger) > 0 {
 			ledger = string(r.Ledger)
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger)
+		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger, ledger_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger, r.LedgerKey)
 		return err
 	})
 }
@@ -95,9 +95,9 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 	return out, err
 }
 
-// Ledger returns the ledger entries of a workspace's releases, oldest first. Only callers who may
+// Ledger returns the ledger entries of a workspace's releases with key, oldest first. Only callers who may
 // query the workspace get them (the engine runs as the analyst), and they never leave the service.
-func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID) ([]json.RawMessage, error) {
+func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key string) ([]json.RawMessage, error) {
 	p, err := caller(ctx)
 	if err != nil {
 		return nil, err
@@ -111,7 +111,7 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID) ([]jso
 		if err := access(p, rec, rs.s.Now(), sde.RoleAnalyst); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger IS NOT NULL ORDER BY created_at, rowid", ws)
+		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL ORDER BY created_at, rowid", ws, key)
 		if err != nil {
 			return err
 		}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
@@ -50,6 +51,8 @@ type Result struct {
 	Cells    [][]string          `json:"cells"`
 	Decision disclosure.Decision `json:"decision"`
 	Release  sde.ReleaseID       `json:"release_id,omitempty"`
+	// Timings are milliseconds per phase, for the audit record and operators; not sent.
+	Timings map[string]float64 `json:"-"`
 }
 
 // Column describes one released column.
@@ -110,6 +113,13 @@ func (s *Service) finish(ctx context.Context, w *sde.Workspace, rec *sde.QueryRe
 }
 
 func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*Result, error) {
+	timings := map[string]float64{}
+	t0 := time.Now()
+	lap := func(phase string) {
+		now := time.Now()
+		timings[phase] = float64(now.Sub(t0).Microseconds()) / 1000
+		t0 = now
+	}
 	ag, err := s.Agreements.Get(ctx, w.Agreement)
 	if err != nil {
 		return nil, err
@@ -126,10 +136,12 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	if err != nil {
 		return nil, err
 	}
+	lap("database")
 	q, err := s.Analyser.Analyse(ctx, text, Schema(m))
 	if err != nil {
 		return nil, err
 	}
+	lap("analyse")
 	rr, err := s.Workers.Query(ctx, w.ID, dbPath, q.Rewritten)
 	if err != nil {
 		return nil, err
@@ -138,6 +150,7 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	if err != nil {
 		return nil, err
 	}
+	lap("worker")
 	defer rec.Release()
 	visible, stats, rowSets, err := q.Stats(rec)
 	if err != nil {
@@ -146,7 +159,8 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	defer visible.Release()
 	plan := q.Plan
 	plan.RowSets = rowSets
-	entries, err := s.Releases.Ledger(ctx, w.ID)
+	key := q.Fingerprint.Key()
+	entries, err := s.Releases.Ledger(ctx, w.ID, key)
 	if err != nil {
 		return nil, err
 	}
@@ -167,8 +181,9 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Disclosure control failed; nothing was released.")
 	}
 	defer out.Record.Release()
+	lap("disclose")
 
-	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status}
+	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status, Timings: timings}
 	for j, f := range out.Record.Schema().Fields() {
 		kind := string(disclosure.Measure)
 		if j < len(q.Plan.Columns) {
@@ -190,10 +205,11 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		res.Cells = [][]string{}
 	}
 	decision, _ := json.Marshal(out.Decision)
-	rel := &sde.Release{Workspace: w.ID, QueryID: id, Status: res.Status, Decision: decision, Ledger: ledgerEntry}
+	rel := &sde.Release{Workspace: w.ID, QueryID: id, Status: res.Status, Decision: decision, Ledger: ledgerEntry, LedgerKey: key}
 	if err := s.Releases.Record(ctx, rel); err != nil {
 		return nil, err
 	}
+	lap("release")
 	res.Release = rel.ID
 	if res.Status == sde.ReleaseRefused {
 		why := "it breaks the disclosure policy"

@@ -1,0 +1,134 @@
+//go:build duckdb_arrow
+
+package main
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/opensde/sde/workspaces/activate"
+)
+
+// benchQueries are typical population-health questions, each with the "least work any safe
+// answer needs": the same measures plus the distinct persons behind every cell.
+var benchQueries = []struct{ name, sql, persons string }{
+	{"prevalence_by_area_age",
+		`SELECT p.msoa_code, (2025 - year(p.birth_month)) // 10 * 10 AS age_band, count(DISTINCT e.person_id) AS diabetic
+		 FROM gp_events e JOIN patients p ON p.person_id = e.person_id
+		 WHERE e.condition = 'diabetes' GROUP BY p.msoa_code, age_band`,
+		`SELECT p.msoa_code, (2025 - year(p.birth_month)) // 10 * 10 AS age_band, count(DISTINCT e.person_id) AS diabetic, count(DISTINCT e.person_id) AS persons
+		 FROM gp_events e JOIN patients p ON p.person_id = e.person_id
+		 WHERE e.condition = 'diabetes' GROUP BY p.msoa_code, age_band`},
+	{"emergency_admissions_by_imd",
+		`SELECT p.imd_decile, count(*) AS admissions FROM hospital_admissions h JOIN patients p ON p.person_id = h.person_id
+		 WHERE h.admission_method = 'emergency' GROUP BY p.imd_decile`,
+		`SELECT p.imd_decile, count(*) AS admissions, count(DISTINCT h.person_id) AS persons FROM hospital_admissions h JOIN patients p ON p.person_id = h.person_id
+		 WHERE h.admission_method = 'emergency' GROUP BY p.imd_decile`},
+	{"rollup_area_sex",
+		`SELECT msoa_code, sex, count(*) AS people FROM patients GROUP BY ROLLUP (msoa_code, sex)`,
+		`SELECT msoa_code, sex, count(*) AS people, count(DISTINCT person_id) AS persons FROM patients GROUP BY ROLLUP (msoa_code, sex)`},
+	{"events_by_condition",
+		`SELECT condition, count(*) AS events FROM gp_events WHERE event_type = 'diagnosis' GROUP BY condition`,
+		`SELECT condition, count(*) AS events, count(DISTINCT person_id) AS persons FROM gp_events WHERE event_type = 'diagnosis' GROUP BY condition`},
+	{"social_care_cost_by_service_linked",
+		`SELECT service_type, sum(weekly_cost_gbp) AS weekly_cost FROM social_care WHERE person_id IS NOT NULL GROUP BY service_type`,
+		`SELECT service_type, sum(weekly_cost_gbp) AS weekly_cost, count(DISTINCT person_id) AS persons FROM social_care WHERE person_id IS NOT NULL GROUP BY service_type`},
+}
+
+// BenchmarkQueryREST measures an analyst's query end to end over REST (authentication, audit,
+// analysis, rewrite, the workspace's worker process, disclosure control, release) against raw
+// DuckDB on the same workspace database in the same run: the SQL as written, and with distinct
+// persons per cell. Sizes are gp_events rows: 1M (100k people) and 10M (1M people); the data
+// directory is cached under ~/.cache/sde/bench so only the first run ingests.
+func BenchmarkQueryREST(b *testing.B) {
+	for _, size := range []struct {
+		name   string
+		people int
+	}{{"1M", 100_000}, {"10M", 1_000_000}} {
+		b.Run(size.name, func(b *testing.B) {
+			data := benchDataDir(b, size.people)
+			var out discard
+			m := NewMain(&out, io.Discard)
+			if err := m.ParseFlags([]string{"--dev", "--data", data, "--addr", "127.0.0.1:0"}, io.Discard); err != nil {
+				b.Fatal(err)
+			}
+			m.Config.Dev.People = size.people
+			m.WorkerExe, m.WorkerArgs = os.Args[0], []string{"-test.run=^TestHelperWorker$", "--", "worker"}
+			t0 := time.Now()
+			if err := m.Run(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			b.Logf("start-up (ingest on first run) %s", time.Since(t0).Round(time.Millisecond))
+			c := newClient(b, m, "analyst1")
+			// Materialise the workspace database and start its worker before timing.
+			if st, body := c.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": benchQueries[0].sql}, ""); st != 200 {
+				b.Fatalf("warm-up query: %d %v", st, body)
+			}
+			_, dbPath, err := activate.Latest(filepath.Join(data, "workspaces"), "demo")
+			if err != nil {
+				b.Fatal(err)
+			}
+			raw, err := sql.Open("duckdb", dbPath+"?access_mode=read_only")
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer raw.Close()
+			for _, q := range benchQueries {
+				b.Run(q.name, func(b *testing.B) {
+					timeRaw := func(text string) time.Duration {
+						t := time.Now()
+						rows, err := raw.Query(text)
+						if err != nil {
+							b.Fatal(err)
+						}
+						for rows.Next() {
+						}
+						rows.Close()
+						return time.Since(t)
+					}
+					var rest, asWritten, withPersons time.Duration
+					for i := 0; i < b.N; i++ {
+						t := time.Now()
+						if st, body := c.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": q.sql}, ""); st != 200 {
+							b.Fatalf("%d %v", st, body)
+						}
+						rest += time.Since(t)
+						asWritten += timeRaw(q.sql)
+						withPersons += timeRaw(q.persons)
+					}
+					n := float64(b.N)
+					b.ReportMetric(float64(rest.Milliseconds())/n, "rest-ms/op")
+					b.ReportMetric(float64(asWritten.Milliseconds())/n, "raw-ms/op")
+					b.ReportMetric(float64(withPersons.Milliseconds())/n, "raw+persons-ms/op")
+					b.ReportMetric(rest.Seconds()/asWritten.Seconds(), "x-raw")
+					b.ReportMetric(rest.Seconds()/withPersons.Seconds(), "x-raw+persons")
+				})
+			}
+		})
+	}
+}
+
+// benchDataDir is a data directory kept between runs, so the ingest is paid once.
+func benchDataDir(b *testing.B, people int) string {
+	cache := os.Getenv("SDE_CACHE")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache", "sde")
+	}
+	dir := filepath.Join(cache, "bench", fmt.Sprintf("serve-dev-%d", people))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		b.Fatal(err)
+	}
+	return dir
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
