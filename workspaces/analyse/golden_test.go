@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/opensde/sde/disclosure"
@@ -96,5 +97,28 @@ func TestFingerprintFilter(t *testing.T) {
 	e := fp(`SELECT region, count(*) AS n FROM (SELECT * FROM patients WHERE lsoa = 'L1') p WHERE birth_year > 1950 GROUP BY region`)
 	if !slices.Equal(d.Filters, e.Filters) {
 		t.Errorf("a condition moved into a subquery should fingerprint the same:\n%+v\n%+v", d, e)
+	}
+}
+
+// The service shares one Analyser between requests.
+func TestConcurrentAnalyse(t *testing.T) {
+	an := analyser(t)
+	var wg sync.WaitGroup
+	errs := make(chan error, 4*len(accepted))
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, text := range accepted {
+				if _, err := an.Analyse(context.Background(), text, testSchema()); err != nil {
+					errs <- fmt.Errorf("%s: %w", text, err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
 	}
 }
