@@ -454,7 +454,7 @@ var sqlValueFunctions = setOf("current_date", "current_timestamp", "current_time
 
 // Aggregates the planner understands, with their kind.
 var aggKinds = map[string]string{
-	"count_star": "count", "count": "count", "sum": "sum", "avg": "avg", "mean": "avg",
+	"count_star": "count", "count": "count", "count_if": "count", "sum": "sum", "avg": "avg", "mean": "avg",
 	"min": "min", "max": "max", "median": "median",
 	"quantile_cont": "quantile", "quantile_disc": "quantile", "quantile": "quantile",
 	"stddev": "stddev", "stddev_samp": "stddev", "stddev_pop": "stddev",
@@ -463,7 +463,7 @@ var aggKinds = map[string]string{
 
 // Extra aggregates allowed inside a subquery grouped by person, where they only
 // ever see one person's rows.
-var perPersonAggs = setOf("bool_or", "bool_and", "any_value", "first", "arg_min", "arg_max", "count_if", "min_by", "max_by", "arg_min_null", "arg_max_null")
+var perPersonAggs = setOf("bool_or", "bool_and", "any_value", "first", "arg_min", "arg_max", "min_by", "max_by", "arg_min_null", "arg_max_null")
 
 func setOf(ss ...string) map[string]bool {
 	m := map[string]bool{}

@@ -24,6 +24,7 @@ var accepted = []string{
 	`SELECT sex, count(DISTINCT person_id) AS persons FROM gp_events JOIN patients USING (person_id) GROUP BY sex`,
 	`SELECT region, sex, count(*), count(DISTINCT person_id), sum(value) AS s, avg(units) FROM patients JOIN gp_events USING (person_id) WHERE code = 'E11' GROUP BY ROLLUP (region, sex) ORDER BY 1, 2`,
 	`SELECT region, sex, count(*) AS n FROM patients GROUP BY CUBE (region, sex)`,
+	`SELECT kind, round(avg(cost), 1) AS mean_cost, round(median(los)) AS med, count_if(los > 3) AS long_stays, count_if(los > 3) FILTER (WHERE cost > 1000) AS long_dear FROM admissions GROUP BY kind`,
 	`SELECT region, sex, count(*) AS n, sum(birth_year) AS s FROM patients GROUP BY GROUPING SETS ((region), (sex), ())`,
 	`SELECT code, sum(cost), avg(cost), sum(units), avg(units), count(value), sum(value), avg(value) FROM gp_events GROUP BY code`,
 	`SELECT region, count(*) FILTER (WHERE code = 'E11') AS diabetes, count(*) AS events, sum(value) FILTER (WHERE code = 'I10') AS bp FROM patients p JOIN gp_events g ON p.person_id = g.person_id GROUP BY region`,

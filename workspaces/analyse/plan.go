@@ -16,6 +16,9 @@ type measure struct {
 	params    []node // quantile fraction
 	filter    node
 	personArg bool // COUNT(DISTINCT person_id): the persons themselves
+	round     []node // ROUND(<aggregate>[, digits]): the digits, or empty for ROUND(x)
+	rounded   bool
+	hugeint   bool // COUNT_IF returns HUGEINT
 }
 
 type item struct {
@@ -270,6 +273,28 @@ func (an *analysis) orderTarget(e node, q *outerQuery, ids func(node) string) (i
 // call is a measure: an expression over aggregates (a ratio, a scaled count)
 // would be released with the wrong rules — scaling a count defeats rounding.
 func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
+	// ROUND(AVG(x), 1) and the like: rounding a mean or an order statistic only
+	// makes it less precise. (Not SUM or COUNT: the engine checks a SUM against its
+	// contributions and rounds counts itself.)
+	if str(s, "class") == "FUNCTION" && strings.ToLower(str(s, "function_name")) == "round" && str(s, "schema") == "" {
+		args := nodes(s, "children")
+		if len(args) >= 1 && len(args) <= 2 && isAggregate(args[0]) {
+			switch aggKinds[strings.ToLower(str(args[0], "function_name"))] {
+			case "avg", "median", "quantile", "stddev", "variance":
+			default:
+				return nil, refusef("Only averages, medians, quantiles and spreads may be wrapped in ROUND(); counts are rounded by the disclosure rules and sums must stay exact.")
+			}
+			if len(args) == 2 && (str(args[1], "class") != "CONSTANT" || !slices.Contains([]string{"INTEGER", "BIGINT"}, str(obj(obj(args[1], "value"), "type"), "id"))) {
+				return nil, refusef("ROUND() takes a constant number of digits.")
+			}
+			m, err := an.measureOf(args[0], si)
+			if err != nil {
+				return nil, err
+			}
+			m.rounded, m.round = true, args[1:]
+			return m, nil
+		}
+	}
 	if !isAggregate(s) {
 		return nil, refusef("Each output column must be a single aggregate (COUNT, SUM, AVG, ...) or a grouping column; compute ratios and other expressions of aggregates from the released values.")
 	}
@@ -279,6 +304,18 @@ func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
 	kind := aggKinds[name]
 	switch kind {
 	case "count":
+		if name == "count_if" {
+			// COUNT_IF(c) is COUNT(*) FILTER (WHERE c).
+			if len(args) != 1 || boolean(s, "distinct") {
+				return nil, refusef("COUNT_IF takes one condition.")
+			}
+			m.fn, m.kind, m.hugeint = "count_star", disclosure.Count, true
+			m.filter = args[0]
+			if f := obj(s, "filter"); f != nil {
+				m.filter = node{"class": "CONJUNCTION", "type": "CONJUNCTION_AND", "alias": "", "query_location": invalidLocation, "children": []any{args[0], f}}
+			}
+			return m, nil
+		}
 		if name == "count_star" {
 			if len(args) != 0 {
 				return nil, refusef("COUNT(*) takes no arguments.")

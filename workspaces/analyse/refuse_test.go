@@ -169,6 +169,9 @@ var refusals = []struct {
 	// Outputs the disclosure engine cannot check.
 	{"output", `SELECT region, count(*) * 100 AS pct FROM patients GROUP BY region`, "single aggregate"},
 	{"output", `SELECT region, sum(birth_year) / count(*) AS m FROM patients GROUP BY region`, "single aggregate"},
+	{"output", `SELECT region, round(count(*), -1) AS n FROM patients GROUP BY region`, "Only averages"},
+	{"output", `SELECT region, round(sum(birth_year), -2) AS n FROM patients GROUP BY region`, "Only averages"},
+	{"output", `SELECT region, round(avg(birth_year), birth_year) AS n FROM patients GROUP BY region`, "constant number of digits"},
 	{"output", `SELECT 'hello' AS greeting, count(*) FROM patients`, "Constant columns"},
 	{"output", `SELECT 'secret ' || 'text' AS t, count(*) FROM patients GROUP BY t`, "GROUP BY a constant"},
 	{"output", `SELECT region, count(*) FROM patients GROUP BY region, 'x'`, "GROUP BY a constant"},

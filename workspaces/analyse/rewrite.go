@@ -373,6 +373,8 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 			c, v, l := ref(cName[j]), ref(vName[j]), ref(lName[j])
 			m := it.m
 			switch {
+			case m.kind == disclosure.Count && m.hugeint:
+				e = cast(coalesce(fn("sum", c), constInt(0)), "HUGEINT")
 			case m.kind == disclosure.Count:
 				e = cast(coalesce(fn("sum", c), constInt(0)), "BIGINT")
 			case m.personArg:
@@ -392,6 +394,9 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 				}
 				e = fn("list_aggregate", args...)
 			}
+		}
+		if it.m != nil && it.m.rounded {
+			e = fn("round", append([]node{e}, it.m.round...)...)
 		}
 		sel2 = append(sel2, as(e, names[j]))
 	}
