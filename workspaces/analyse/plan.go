@@ -15,7 +15,7 @@ type measure struct {
 	arg       node   // nil for COUNT(*)
 	params    []node // quantile fraction
 	filter    node
-	personArg bool // COUNT(DISTINCT person_id): the persons themselves
+	personArg bool   // COUNT(DISTINCT person_id): the persons themselves
 	round     []node // ROUND(<aggregate>[, digits]): the digits, or empty for ROUND(x)
 	rounded   bool
 	hugeint   bool // COUNT_IF returns HUGEINT
