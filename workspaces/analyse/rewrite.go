@@ -277,8 +277,6 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 	return out, nil
 }
 
-func (k measure) needsValue() bool { return k.kind != disclosure.Count && !k.personArg }
-
 func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
 	b := q.sc.bindings[q.sc.unitB]
 	unit := colRef(b.name, b.rel.cols[q.sc.unitC].name)
