@@ -331,7 +331,9 @@ func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string
 	}
 	types, err := columnTypes(ctx, tx, q.Rewritten)
 	if err != nil {
-		return sde.Wrap(err, sde.EINTERNAL, "The query could not be rewritten.")
+		// The query binds but its recombination does not: an aggregate over a
+		// type that cannot be summed per person (AVG of dates, ...).
+		return sde.Wrap(err, sde.EREFUSED, "An aggregate in this query cannot be checked for disclosure with its column's type; measures must be numeric aggregates (COUNT, SUM, AVG, ...) of numeric columns.")
 	}
 	for j := range q.Columns {
 		c := &q.Columns[j]

@@ -200,6 +200,7 @@ var refusals = []struct {
 	{"cte", `WITH patients AS (SELECT person_id, code AS region FROM gp_events) SELECT region, count(*) FROM patients GROUP BY region`, "already used"},
 	{"type", `SELECT code, min(event_date) AS first FROM gp_events GROUP BY code`, "only numeric aggregates"},
 	{"type", `SELECT code, max(practice) AS p FROM gp_events GROUP BY code`, "only numeric aggregates"},
+	{"type", `SELECT code, avg(event_date) AS d FROM gp_events GROUP BY code`, "numeric aggregates"},
 	{"type", `SELECT region, quantile_cont(birth_year, birth_year) FROM patients GROUP BY region`, "Quantiles take"},
 }
 
