@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/opensde/sde/sde"
 )
 
 var (
@@ -129,4 +131,30 @@ func qualify(cond, from string) string {
 		cond = strings.ReplaceAll(cond, c+" ", "p."+c+" ")
 	}
 	return cond
+}
+
+// Every aggregate over every column type is either accepted or refused with a
+// reason: never an internal error.
+func TestNoInternalErrors(t *testing.T) {
+	an := analyser(t)
+	ctx := context.Background()
+	aggs := []string{"count(%s)", "count(DISTINCT %s)", "sum(%s)", "avg(%s)", "min(%s)", "max(%s)", "median(%s)",
+		"quantile_cont(%s, 0.5)", "quantile_disc(%s, 0.5)", "stddev(%s)", "var_pop(%s)", "round(avg(%s), 1)", "count_if(%s IS NULL)"}
+	for _, tb := range testSchema().Tables {
+		for _, c := range tb.Columns {
+			for _, a := range aggs {
+				text := fmt.Sprintf("SELECT "+a+" AS m FROM %s JOIN patients p USING (person_id)", c.Name, tb.Name)
+				if tb.Name == "lsoa_lookup" {
+					text = fmt.Sprintf("SELECT "+a+" AS m FROM patients JOIN %s USING (lsoa)", c.Name, tb.Name)
+				}
+				if tb.Name == "patients" {
+					text = fmt.Sprintf("SELECT "+a+" AS m FROM patients", c.Name)
+				}
+				_, err := an.Analyse(ctx, text, testSchema())
+				if err != nil && sde.ErrorCode(err) == sde.EINTERNAL {
+					t.Errorf("%s: %v", text, err)
+				}
+			}
+		}
+	}
 }
