@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -49,6 +51,7 @@ type Keyring struct {
 	mu     *sync.Mutex // shared by all views of the same file; guards data and file writes
 	data   *keyringData
 	pinned int
+	id     string // fingerprint of the pinned key
 	pool   *hmacPool
 }
 
@@ -211,8 +214,9 @@ func (k *Keyring) pin(version int) (*Keyring, error) {
 	if version < 1 || version > len(k.data.Linkage) {
 		return nil, sde.Errorf(sde.EINVALID, "Linkage key version %d does not exist in the local keyring.", version)
 	}
-	return &Keyring{path: k.path, mu: k.mu, data: k.data, pinned: version,
-		pool: newHMACPool(k.data.Linkage[version-1].Key)}, nil
+	key := k.data.Linkage[version-1].Key
+	return &Keyring{path: k.path, mu: k.mu, data: k.data, pinned: version, id: keyFingerprint(key),
+		pool: newHMACPool(key)}, nil
 }
 
 // Pinned returns a view of the keyring pinned to the given linkage key version, as recorded with
@@ -233,12 +237,21 @@ func (k *Keyring) Latest() int {
 	return k.data.latestLinkage()
 }
 
-// Key names the pinned key, e.g. "local:linkage:1".
-func (k *Keyring) Key() string { return "local:linkage:" + strconv.Itoa(k.pinned) }
+// Key names the pinned key, e.g. "local:linkage:1:3f9a0c1e": the version and a fingerprint of the
+// key, so datasets pseudonymised under two different keyrings never look alike.
+func (k *Keyring) Key() string { return "local:linkage:" + strconv.Itoa(k.pinned) + ":" + k.id }
+
+// keyFingerprint names a key without revealing it: 8 hex digits of a hash of a domain label and
+// the key.
+func keyFingerprint(key []byte) string {
+	sum := sha256.Sum256(append([]byte("sde key fingerprint\x00"), key...))
+	return hex.EncodeToString(sum[:4])
+}
 
 // ParseLocalKey returns the version from a Key() string of a local keyring.
 func ParseLocalKey(key string) (int, error) {
 	v, ok := strings.CutPrefix(key, "local:linkage:")
+	v, _, _ = strings.Cut(v, ":")
 	n, err := strconv.Atoi(v)
 	if !ok || err != nil || n < 1 {
 		return 0, sde.Errorf(sde.EINVALID, "Not a local linkage key name.")

@@ -34,7 +34,7 @@ func TestKeyringCreatesPrivateFiles(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := k.Key(); got != "local:linkage:1" {
+	if got := k.Key(); !strings.HasPrefix(got, "local:linkage:1:") || len(got) != len("local:linkage:1:")+8 {
 		t.Errorf("Key() = %q", got)
 	}
 	for path, want := range map[string]os.FileMode{dir: 0o700, filepath.Join(dir, KeyringFile): 0o600} {
@@ -144,7 +144,7 @@ func TestKeyringRotationKeepsPin(t *testing.T) {
 	if err != nil || v != 2 {
 		t.Fatalf("Rotate() = %d, %v", v, err)
 	}
-	if k.Key() != "local:linkage:1" || k.Latest() != 2 {
+	if !strings.HasPrefix(k.Key(), "local:linkage:1:") || k.Latest() != 2 {
 		t.Fatalf("after rotate: Key %s Latest %d", k.Key(), k.Latest())
 	}
 	after, _ := k.Pseudonymise(ctx, in)
@@ -159,7 +159,7 @@ func TestKeyringRotationKeepsPin(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if k2.Key() != "local:linkage:2" {
+	if !strings.HasPrefix(k2.Key(), "local:linkage:2:") || k2.Key()[16:] == k.Key()[16:] {
 		t.Fatalf("reopened Key = %s", k2.Key())
 	}
 	v2, _ := k2.Pseudonymise(ctx, in)
@@ -272,4 +272,26 @@ func BenchmarkLocalRekey(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.N)*float64(len(ps))/b.Elapsed().Seconds(), "ids/s")
+}
+
+// TestKeyNamesTellKeyringsApart: two keyrings both at version 1 have different key names, so
+// the catalogue's "same linkage key" guard cannot be fooled by a replaced key file.
+func TestKeyNamesTellKeyringsApart(t *testing.T) {
+	a, err := OpenKeyring(filepath.Join(t.TempDir(), "a"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := OpenKeyring(filepath.Join(t.TempDir(), "b"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Key() == b.Key() {
+		t.Errorf("two keyrings share the key name %s", a.Key())
+	}
+	if a.Rekeyer().Key() == b.Rekeyer().Key() || !strings.HasPrefix(a.Rekeyer().Key(), "local:workspace:") {
+		t.Errorf("rekeyer names %s %s", a.Rekeyer().Key(), b.Rekeyer().Key())
+	}
+	if v, err := ParseLocalKey(a.Key()); err != nil || v != 1 {
+		t.Errorf("ParseLocalKey(%s) = %d, %v", a.Key(), v, err)
+	}
 }

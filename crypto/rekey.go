@@ -37,6 +37,10 @@ func NewLocalRekeyer(master []byte) (*LocalRekeyer, error) {
 	return newLocalRekeyer(master), nil
 }
 
+// Key names the master secret by its fingerprint, e.g. "local:workspace:3f9a0c1e", for the
+// workspace manifest.
+func (r *LocalRekeyer) Key() string { return "local:workspace:" + keyFingerprint(r.master) }
+
 // WorkspaceKey derives the 32-byte key of workspace ws.
 func (r *LocalRekeyer) WorkspaceKey(ws sde.WorkspaceID) []byte {
 	key := make([]byte, keySize)

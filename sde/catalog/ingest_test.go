@@ -88,9 +88,10 @@ func TestIngestCSV(t *testing.T) {
 		t.Fatal(err)
 	}
 	var prog bytes.Buffer
+	k := keyring(t)
 	rep, err := cat.Ingest(context.Background(), IngestOptions{
 		Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "patients.csv", testCSV),
-		Pseudonymiser: keyring(t), Progress: &prog, MemoryLimit: "1GB",
+		Pseudonymiser: k, Progress: &prog, MemoryLimit: "1GB",
 		ReferenceDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
 	})
 	if err != nil {
@@ -170,7 +171,7 @@ func TestIngestCSV(t *testing.T) {
 	assertNoRawIdentifiers(t, data, append(rawNHS, "Smith", "Jones", "Patel"))
 
 	// A second ingest makes version 2 and leaves version 1 alone.
-	rep2, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "patients.csv", testCSV), Pseudonymiser: keyring(t)})
+	rep2, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "patients.csv", testCSV), Pseudonymiser: k})
 	if err != nil || rep2.Version != 2 {
 		t.Fatalf("second ingest: version %v, %v", rep2, err)
 	}
@@ -280,13 +281,14 @@ func TestIngestBadInput(t *testing.T) {
 		t.Fatal(err)
 	}
 	// One good version first, so "as it was" includes existing data.
-	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: spec, Path: writeFile(t, src, "good.csv", testCSV), Pseudonymiser: keyring(t)}); err != nil {
+	k := keyring(t)
+	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: spec, Path: writeFile(t, src, "good.csv", testCSV), Pseudonymiser: k}); err != nil {
 		t.Fatal(err)
 	}
 	before := snapshot(t, data)
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			o := IngestOptions{Spec: spec, Path: writeFile(t, src, tc.file, tc.content), Pseudonymiser: keyring(t)}
+			o := IngestOptions{Spec: spec, Path: writeFile(t, src, tc.file, tc.content), Pseudonymiser: k}
 			if tc.opts != nil {
 				tc.opts(&o)
 			}
