@@ -57,6 +57,12 @@ func TestQueryPath(t *testing.T) {
 		t.Errorf("no cell suppressed for threshold: %v", body["cells"])
 	}
 
+	// Social care records without an NHS number (unlinked) take part, all of a cell's unlinked
+	// records counting as one person.
+	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT service_type, count(*) AS placements, sum(weekly_cost_gbp) AS weekly_cost FROM social_care GROUP BY service_type"}, ""); st != 200 {
+		t.Errorf("query over unlinked records = %d %v", st, body)
+	}
+
 	// Differencing: the same table with one extra condition that removes a couple of people
 	// would reveal them by subtraction, so the differing cells are suppressed.
 	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients GROUP BY ethnic_group"}, ""); st != 200 {

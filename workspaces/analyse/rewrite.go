@@ -31,7 +31,7 @@ import (
 // of per-person MIN/MAX, COUNT(DISTINCT x) and order statistics from the
 // per-person lists of values), and because each level-2 input row is one
 // distinct person, the person statistics are plain aggregates over it:
-// __persons = count(__pid), and per SUM/AVG measure the max, second max, total
+// __persons = count_star() (unlinked rows count as one person), and per SUM/AVG measure the max, second max, total
 // and any-negative of the per-person values.
 //
 // Output columns: the analyst's, in order, then __persons, __set, then per
@@ -405,7 +405,11 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 		col++
 		return col - 1
 	}
-	sc.Persons = next(fn("count", ref("__pid")), "__persons")
+	// One level-1 row per (cell, person): count rows, not non-null ids, so all of a cell's
+	// unlinked records (NULL person, e.g. social care without an NHS number) count as one
+	// person. That under-counts people (more suppression, never less) and makes them one
+	// contributor for dominance, and keeps row and cell persons consistent.
+	sc.Persons = next(fn("count_star"), "__persons")
 	if q.multi {
 		sc.Set = next(cast(ref("__set"), "BIGINT"), "__set")
 	} else {
