@@ -23,6 +23,7 @@ import (
 
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/duck"
 	"github.com/opensde/sde/sde/vdir"
 )
 
@@ -277,9 +278,10 @@ func sourceFormat(path, format string) (string, error) {
 	return "", sde.Errorf(sde.EINVALID, "Unknown source format %q; use csv, parquet or arrow.", format)
 }
 
-// session is one in-memory DuckDB instance used for a single ingest and then discarded.
+// session is one in-memory DuckDB instance used for a single ingest and then discarded. It has
+// no temporary directory: raw identifiers must never spill to disk.
 type session struct {
-	db   *sql.DB
+	d    *duck.Session
 	conn *sql.Conn
 }
 
@@ -287,43 +289,18 @@ func newSession(ctx context.Context, memoryLimit string, threads int) (*session,
 	if memoryLimit == "" {
 		memoryLimit = "8GB"
 	}
-	if !regexp.MustCompile(`^\d+(\.\d+)?\s*[KMGT]i?B$`).MatchString(memoryLimit) {
+	if !duck.ValidMemoryLimit(memoryLimit) {
 		return nil, sde.Errorf(sde.EINVALID, "Invalid memory limit %q; use a size such as 4GB.", memoryLimit)
 	}
-	settings := []string{
-		"SET temp_directory = ''", // raw identifiers must never spill to disk
-		"SET memory_limit = '" + memoryLimit + "'",
-		"SET autoinstall_known_extensions = false",
-		"SET autoload_known_extensions = false",
-		"SET preserve_insertion_order = true", // src.rowid is then the source row number
-	}
-	if threads > 0 {
-		settings = append(settings, fmt.Sprintf("SET threads = %d", threads))
-	}
-	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
-		for _, q := range settings {
-			if _, err := ex.ExecContext(ctx, q, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	// Insertion order is kept while the source is read, so src.rowid is the source row number.
+	d, err := duck.Open(ctx, duck.Options{MemoryLimit: memoryLimit, Threads: threads, PreserveOrder: true})
 	if err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot start the ingest engine.")
 	}
-	db := sql.OpenDB(connector)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot start the ingest engine.")
-	}
-	return &session{db: db, conn: conn}, nil
+	return &session{d: d, conn: d.Conn}, nil
 }
 
-func (s *session) close() {
-	s.conn.Close()
-	s.db.Close()
-}
+func (s *session) close() { s.d.Close() }
 
 var oomRe = regexp.MustCompile(`Out of Memory`)
 

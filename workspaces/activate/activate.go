@@ -12,7 +12,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -22,6 +21,7 @@ import (
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/duck"
 	"github.com/opensde/sde/sde/vdir"
 )
 
@@ -320,49 +320,23 @@ func (o *Options) resolve(applies bool) (srcs []*source, register *catalog.Linea
 // set, the pseudonym map) live in its memory database, never in the workspace file; the
 // workspace file is attached as "out" and receives only the finished tables.
 type session struct {
-	db    *sql.DB
+	d     *duck.Session
 	conn  *sql.Conn
 	dbDir string
 }
 
 func newSession(ctx context.Context, tmpDir, memoryLimit string, threads int) (*session, error) {
-	if !regexp.MustCompile(`^\d+(\.\d+)?\s*[KMGT]i?B$`).MatchString(memoryLimit) {
+	if !duck.ValidMemoryLimit(memoryLimit) {
 		return nil, sde.Errorf(sde.EINVALID, "Invalid memory limit %q; use a size such as 4GB.", memoryLimit)
 	}
-	settings := []string{
-		"SET temp_directory = " + sqlString(tmpDir),
-		"SET memory_limit = '" + memoryLimit + "'",
-		"SET autoinstall_known_extensions = false",
-		"SET autoload_known_extensions = false",
-		"SET preserve_insertion_order = false",
-	}
-	if threads > 0 {
-		settings = append(settings, fmt.Sprintf("SET threads = %d", threads))
-	}
-	connector, err := duckdb.NewConnector("", func(ex driver.ExecerContext) error {
-		for _, q := range settings {
-			if _, err := ex.ExecContext(ctx, q, nil); err != nil {
-				return err
-			}
-		}
-		return nil
-	})
+	d, err := duck.Open(ctx, duck.Options{MemoryLimit: memoryLimit, TempDir: tmpDir, Threads: threads})
 	if err != nil {
 		return nil, fail(err, "start the activation engine")
 	}
-	db := sql.OpenDB(connector)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return nil, fail(err, "start the activation engine")
-	}
-	return &session{db: db, conn: conn, dbDir: filepath.Dir(tmpDir)}, nil
+	return &session{d: d, conn: d.Conn, dbDir: filepath.Dir(tmpDir)}, nil
 }
 
-func (s *session) close() {
-	s.conn.Close()
-	s.db.Close()
-}
+func (s *session) close() { s.d.Close() }
 
 // fail turns a DuckDB (or rekeyer) error into a user-safe one. DuckDB messages carry paths, so
 // they are only ever logged as the cause.
@@ -472,7 +446,7 @@ func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progres
 		return fail(err, "read persons")
 	}
 	defer rows.Close()
-	ac, err := s.db.Conn(ctx)
+	ac, err := s.d.NewConn(ctx)
 	if err != nil {
 		return fail(err, "store workspace pseudonyms")
 	}
