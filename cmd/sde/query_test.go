@@ -89,6 +89,27 @@ func TestQueryPath(t *testing.T) {
 			t.Errorf("%q: message leaks a path: %s", q, msg)
 		}
 	}
+	// Bad input: a clear 4xx, and the workspace keeps working.
+	for _, tc := range []struct {
+		sql    string
+		status int
+		msg    string
+	}{
+		{"", 400, "Send the query"},
+		{"SELECT sex, count(* AS n FROM patients GROUP BY sex", 400, "line 1"},
+		{"SELECT no_such_column, count(*) AS n FROM patients GROUP BY no_such_column", 422, "no_such_column"},
+		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 2<<20) + "'", 400, ""},
+	} {
+		st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": tc.sql}, "")
+		msg, _ := body["error"].(map[string]any)["message"].(string)
+		if st != tc.status || !strings.Contains(msg, tc.msg) || strings.Contains(msg, m.Config.DataDir) {
+			t.Errorf("%.60q = %d %q, want %d and %q", tc.sql, st, msg, tc.status, tc.msg)
+		}
+	}
+	if st, _ := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"}, ""); st != 200 {
+		t.Errorf("the workspace stopped working after bad input: %d", st)
+	}
+
 	for _, u := range []string{"planner1", "analyst2", "controller-gp", "admin"} {
 		if st, _ := newClient(t, m, u).do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT count(*) AS n FROM patients"}, ""); st != 403 && st != 404 {
 			t.Errorf("%s ran a query: %d", u, st)
