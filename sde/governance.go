@@ -336,3 +336,39 @@ type QueryError struct {
 	Code    string `json:"code"`
 	Message string `json:"message"`
 }
+
+// Transparency is what the public may see of how data is used: organisations, agreements,
+// workspaces and how many outputs left each — no data, and no names of people.
+type Transparency struct {
+	GeneratedAt   time.Time         `json:"generated_at"`
+	Organisations []Organisation    `json:"organisations"`
+	Agreements    []PublicAgreement `json:"agreements"`
+	Workspaces    []PublicWorkspace `json:"workspaces"`
+}
+
+// PublicAgreement is an agreement as published: everything but who signed it.
+type PublicAgreement struct {
+	ID              AgreementID   `json:"id"`
+	Title           string        `json:"title"`
+	LawfulBasisArt6 string        `json:"lawful_basis_art6"`
+	ConditionArt9   string        `json:"condition_art9"`
+	PurposeCategory string        `json:"purpose_category"`
+	Purpose         string        `json:"purpose"`
+	Parties         []OrgCode     `json:"parties"`
+	Datasets        []DatasetName `json:"datasets"`
+	ReviewDate      time.Time     `json:"review_date"`
+	Expiry          time.Time     `json:"expiry"`
+	State           string        `json:"state"`
+}
+
+// PublicWorkspace is an approved workspace as published: its purpose, the datasets it uses and
+// how many outputs were released from it; never its members.
+type PublicWorkspace struct {
+	Name            string        `json:"name"`
+	Purpose         string        `json:"purpose"`
+	Agreement       AgreementID   `json:"agreement"`
+	Datasets        []DatasetName `json:"datasets"`
+	State           string        `json:"state"`
+	EndDate         time.Time     `json:"end_date"`
+	ReleasedOutputs int           `json:"released_outputs"`
+}

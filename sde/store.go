@@ -104,3 +104,10 @@ type QueryService interface {
 	// List returns the caller's queries in a workspace, newest first, without their results.
 	List(ctx context.Context, ws WorkspaceID) ([]*QueryRecord, error)
 }
+
+// TransparencyService publishes how data is used, to anyone, without sign-in.
+type TransparencyService interface {
+	// Transparency lists organisations, agreements that have come into force (in force, expired
+	// or revoked: never drafts), and workspaces that were approved (never requests or refusals).
+	Transparency(ctx context.Context) (*Transparency, error)
+}

@@ -359,3 +359,12 @@ func parseTime(v string) (time.Time, error) {
 	}
 	return time.Parse("2006-01-02", v)
 }
+
+// transparency is the public record of how data is used: no sign-in, no data, no people.
+func (s *Server) transparency(w http.ResponseWriter, r *http.Request) error {
+	t, err := s.Transparency.Transparency(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, t)
+}

@@ -28,6 +28,7 @@ type Server struct {
 	Agreements    sde.AgreementService
 	Workspaces    sde.WorkspaceService
 	Queries       sde.QueryService
+	Transparency  sde.TransparencyService
 	// Query runs analysts' SQL along the query path; nil disables the query endpoints' work.
 	Query *query.Service
 	// Audit records every API request before its response is sent; nil only in unit tests.

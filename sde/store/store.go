@@ -68,6 +68,7 @@ type Store struct {
 	Workspaces    *WorkspaceService
 	Releases      *ReleaseService
 	Queries       *QueryService
+	Transparency  *TransparencyService
 
 	now    func() time.Time
 	review time.Duration
@@ -132,6 +133,7 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 	s.Workspaces = &WorkspaceService{s}
 	s.Releases = &ReleaseService{s}
 	s.Queries = &QueryService{s}
+	s.Transparency = &TransparencyService{s}
 	return s, nil
 }
 
