@@ -111,6 +111,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.Auth = auth.New()
 	m.HTTP = httpapi.New(&httpapi.Server{
 		Queries:           m.Store.Queries,
+		Transparency:      m.Store.Transparency,
 		Query:             m.Query,
 		Authenticate:      m.Auth.Middleware,
 		Mount:             m.Auth.Mount,
