@@ -19,6 +19,13 @@ import (
 type Config struct {
 	// Addr is the HTTP listen address.
 	Addr string `json:"addr"`
+	// FlightAddr is the Arrow Flight SQL listen address; empty disables Flight SQL. serve --dev
+	// defaults it to DevFlightAddr.
+	FlightAddr string `json:"flight_addr,omitempty"`
+	// FlightTLSCertFile and FlightTLSKeyFile (PEM), if set, serve Flight SQL over TLS; without
+	// them it is plaintext, for localhost only.
+	FlightTLSCertFile string `json:"flight_tls_cert_file,omitempty"`
+	FlightTLSKeyFile  string `json:"flight_tls_key_file,omitempty"`
 	// DataDir holds datasets, workspace databases, the control-plane store and the audit log.
 	DataDir string `json:"data_dir"`
 	// Auth says which OpenID Provider to trust; serve --dev runs its own and uses only the
@@ -82,6 +89,9 @@ type DevConfig struct {
 	Seed   uint64 `json:"seed"`
 	People int    `json:"people"`
 }
+
+// DevFlightAddr is serve --dev's Flight SQL address.
+const DevFlightAddr = "127.0.0.1:8815"
 
 // DefaultDevSeed is the documented seed of the embedded demo's synthetic data.
 const DefaultDevSeed = 20261123

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,6 +19,7 @@ import (
 	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/auth"
 	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/flight"
 	"github.com/opensde/sde/sde/httpapi"
 	"github.com/opensde/sde/sde/store"
 	"github.com/opensde/sde/sde/synth"
@@ -49,6 +52,8 @@ type Main struct {
 	stop chan struct{} // ends background loops
 	wg   sync.WaitGroup
 	HTTP *httpapi.Server
+	// Flight is the Arrow Flight SQL server; nil when Config.FlightAddr is empty.
+	Flight *flight.Server
 }
 
 // NewMain returns a Main with the embedded defaults.
@@ -65,6 +70,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	dev := fs.Bool("dev", false, "embedded defaults: local keyring, synthetic data ingested on first start, demo users")
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080)")
+	flightAddr := fs.String("flight-addr", "", "Arrow Flight SQL listen address; empty disables (default 127.0.0.1:8815 with --dev, or a free port when --addr's port is 0)")
 	cfg, _ := configFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sde serve --dev [--data DIR] [--addr 127.0.0.1:8080]\n       sde serve --config FILE\n\n")
@@ -83,6 +89,17 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	m.Config, m.Dev = cfg.Config, *dev
 	if *addr != "" {
 		m.Config.Addr = *addr
+	}
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "flight-addr" })
+	switch {
+	case explicit:
+		m.Config.FlightAddr = *flightAddr
+	case m.Dev && m.Config.FlightAddr == "":
+		m.Config.FlightAddr = DevFlightAddr
+		if _, port, err := net.SplitHostPort(m.Config.Addr); err == nil && port == "0" {
+			m.Config.FlightAddr = "127.0.0.1:0"
+		}
 	}
 	return nil
 }
@@ -145,11 +162,44 @@ func (m *Main) Run(ctx context.Context) error {
 	if err := m.applyLifecycle(ctx); err != nil {
 		return err
 	}
+	if err := m.startFlight(); err != nil {
+		return err
+	}
 	m.stop = make(chan struct{})
 	m.wg.Add(1)
 	go m.lifecycleLoop(time.Minute)
 	m.HTTP.SetReady()
 	fmt.Fprintf(m.Stdout, "sde: ready — GET http://%s/healthz\n", m.HTTP.Addr())
+	return nil
+}
+
+// startFlight serves Arrow Flight SQL on Config.FlightAddr, if set: the same query service and
+// token verifier as the REST API.
+func (m *Main) startFlight() error {
+	if m.Config.FlightAddr == "" {
+		return nil
+	}
+	o := flight.Options{Query: m.Query, Verifier: m.Auth.Verifier, Audit: m.Audit, Version: "dev"}
+	if m.Config.FlightTLSCertFile != "" || m.Config.FlightTLSKeyFile != "" {
+		tc, err := flight.LoadTLS(m.Config.FlightTLSCertFile, m.Config.FlightTLSKeyFile)
+		if err != nil {
+			return err
+		}
+		o.TLS = tc
+	}
+	fs, err := flight.New(o)
+	if err != nil {
+		return err
+	}
+	if err := fs.Listen(m.Config.FlightAddr); err != nil {
+		return err
+	}
+	m.Flight = fs
+	scheme := "grpc"
+	if o.TLS != nil {
+		scheme = "grpc+tls"
+	}
+	fmt.Fprintf(m.Stdout, "sde: Arrow Flight SQL on %s://%s\n", scheme, fs.Addr())
 	return nil
 }
 
@@ -223,6 +273,10 @@ func (m *Main) Close() error {
 		m.stop = nil
 	}
 	var errs []error
+	if m.Flight != nil {
+		errs = append(errs, m.Flight.Close())
+		m.Flight = nil
+	}
 	if m.HTTP != nil {
 		errs = append(errs, m.HTTP.Close())
 	}

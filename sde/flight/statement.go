@@ -1,0 +1,215 @@
+package flight
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/flight"
+	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+
+	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/audit"
+	"github.com/opensde/sde/workspaces/query"
+)
+
+// StatusSuffix names the status column that follows each measure: for a measure "n" the column
+// "n__status" holds each cell's status ("ok", "rounded" or "suppressed:<reason>").
+const StatusSuffix = "__status"
+
+// maxSQL bounds a statement, as the REST API bounds its body.
+const maxSQL = 1 << 20
+
+// GetFlightInfoStatement checks the caller may use the workspace and issues a single-use ticket
+// bound to the caller, the workspace and the SQL. The query runs on DoGet.
+func (s *Server) GetFlightInfoStatement(ctx context.Context, cmd flightsql.StatementQuery, desc *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	ws, err := workspace(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sql := cmd.GetQuery()
+	if strings.TrimSpace(sql) == "" {
+		return nil, status.Error(codes.InvalidArgument, "Send a SQL statement.")
+	}
+	if len(sql) > maxSQL {
+		return nil, status.Error(codes.InvalidArgument, "The statement is too long.")
+	}
+	if len(cmd.GetTransactionId()) > 0 {
+		return nil, status.Error(codes.InvalidArgument, "Transactions are not supported; the workspace is read-only.")
+	}
+	if err := s.o.Query.Workspaces.CanQuery(ctx, ws); err != nil {
+		s.audit(ctx, s.event(ctx, ws, "", err))
+		return nil, Status(err)
+	}
+	p := sde.PrincipalFrom(ctx)
+	id := newID()
+	now := s.o.Now()
+	s.mu.Lock()
+	for k, t := range s.tickets {
+		if now.After(t.expires) {
+			delete(s.tickets, k)
+		}
+	}
+	s.tickets[id] = ticket{user: p.User, ws: ws, sql: sql, expires: now.Add(TicketTTL)}
+	s.mu.Unlock()
+	tkt, err := flightsql.CreateStatementQueryTicket([]byte(id))
+	if err != nil {
+		return nil, status.Error(codes.Internal, "Internal error.")
+	}
+	return &flight.FlightInfo{
+		Endpoint:         []*flight.FlightEndpoint{{Ticket: &flight.Ticket{Ticket: tkt}}},
+		FlightDescriptor: desc,
+		TotalRecords:     -1,
+		TotalBytes:       -1,
+	}, nil
+}
+
+// DoGetStatement redeems a ticket: the SQL runs through query.Service.Run, exactly as a REST
+// query does, and the released result is streamed.
+func (s *Server) DoGetStatement(ctx context.Context, cmd flightsql.StatementQueryTicket) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	id := string(cmd.GetStatementHandle())
+	p := sde.PrincipalFrom(ctx)
+	s.mu.Lock()
+	t, ok := s.tickets[id]
+	if ok && t.user == p.User {
+		delete(s.tickets, id) // single use
+	}
+	s.mu.Unlock()
+	if !ok || s.o.Now().After(t.expires) {
+		return nil, nil, status.Error(codes.NotFound, "This ticket is unknown, already used or expired; execute the statement again.")
+	}
+	if t.user != p.User {
+		s.audit(ctx, s.event(ctx, t.ws, "", sde.Errorf(sde.EFORBIDDEN, "ticket of another user")))
+		return nil, nil, status.Error(codes.PermissionDenied, "This ticket was issued to another user.")
+	}
+	res, err := s.o.Query.Run(ctx, t.ws, t.sql)
+	ev := s.event(ctx, t.ws, "", err)
+	if res != nil {
+		ev.Details["query"], ev.Details["release"], ev.Details["status"] = res.QueryID, res.Release, res.Status
+	}
+	if aerr := s.audit(ctx, ev); aerr != nil {
+		return nil, nil, status.Error(codes.Unavailable, "The audit log cannot be written, so the request was refused. Try again later.")
+	}
+	if err != nil {
+		return nil, nil, Status(err)
+	}
+	if res.Status != sde.ReleaseReleased {
+		msg := res.Message
+		if msg == "" {
+			msg = "The result was not released."
+		}
+		return nil, nil, status.Errorf(codes.FailedPrecondition, "%s (query %s)", msg, res.QueryID)
+	}
+	rec, err := ToArrow(res)
+	if err != nil {
+		return nil, nil, Status(err)
+	}
+	ch := make(chan flight.StreamChunk, 1)
+	ch <- flight.StreamChunk{Data: rec}
+	close(ch)
+	return rec.Schema(), ch, nil
+}
+
+// event is the audit record of a statement, like the REST API's query.run.
+func (s *Server) event(ctx context.Context, ws sde.WorkspaceID, target string, err error) audit.Event {
+	out := audit.OutcomeOK
+	if err != nil {
+		out = audit.OutcomeRefused
+		if sde.ErrorCode(err) == sde.EINTERNAL {
+			out = audit.OutcomeError
+		}
+	}
+	ev := audit.FromPrincipal(sde.PrincipalFrom(ctx), audit.ActionQueryRun, out)
+	ev.Workspace, ev.Target = ws, target
+	ev.Details = map[string]any{"via": "flight"}
+	if err != nil {
+		ev.Details["error"] = sde.ErrorCode(err)
+	}
+	return ev
+}
+
+// ToArrow is the released result as Arrow: dimensions as strings, measures as float64 (null where
+// suppressed), each measure followed by its status column (see StatusSuffix). Each field's
+// "sde.kind" metadata says dimension, measure or status; the schema's metadata carries the query
+// and release IDs.
+func ToArrow(res *query.Result) (arrow.RecordBatch, error) {
+	var fields []arrow.Field
+	type src struct {
+		col    int
+		status bool
+	}
+	var srcs []src
+	for j, c := range res.Columns {
+		if c.Kind == "measure" {
+			fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{"measure"})})
+			fields = append(fields, arrow.Field{Name: c.Name + StatusSuffix, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind", "sde.status_of"}, []string{"status", c.Name})})
+			srcs = append(srcs, src{j, false}, src{j, true})
+			continue
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{c.Kind})})
+		srcs = append(srcs, src{j, false})
+	}
+	md := arrow.NewMetadata([]string{"sde.query_id", "sde.release_id", "sde.status"}, []string{res.QueryID, string(res.Release), res.Status})
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, &md))
+	defer b.Release()
+	for i, row := range res.Rows {
+		for k, sc := range srcs {
+			v := row[sc.col]
+			switch fb := b.Field(k).(type) {
+			case *array.StringBuilder:
+				switch {
+				case sc.status:
+					if i < len(res.Cells) && sc.col < len(res.Cells[i]) {
+						fb.Append(res.Cells[i][sc.col])
+					} else {
+						fb.AppendNull()
+					}
+				case v == nil:
+					fb.AppendNull()
+				default:
+					fb.Append(fmt.Sprint(v))
+				}
+			case *array.Float64Builder:
+				switch x := v.(type) {
+				case nil:
+					fb.AppendNull()
+				case int64:
+					fb.Append(float64(x))
+				case int:
+					fb.Append(float64(x))
+				case int32:
+					fb.Append(float64(x))
+				case uint64:
+					fb.Append(float64(x))
+				case float32:
+					fb.Append(float64(x))
+				case float64:
+					fb.Append(x)
+				default:
+					return nil, sde.Errorf(sde.EINTERNAL, "A released measure is not a number.")
+				}
+			}
+		}
+	}
+	return b.NewRecordBatch(), nil
+}
+
+// Prepared statements are refused: every statement is analysed and released on its own.
+const preparedRefusal = "Prepared statements are not supported; send the query as a statement."
+
+func (s *Server) CreatePreparedStatement(context.Context, flightsql.ActionCreatePreparedStatementRequest) (flightsql.ActionCreatePreparedStatementResult, error) {
+	return flightsql.ActionCreatePreparedStatementResult{}, status.Error(codes.Unimplemented, preparedRefusal)
+}
+
+func (s *Server) GetFlightInfoPreparedStatement(context.Context, flightsql.PreparedStatementQuery, *flight.FlightDescriptor) (*flight.FlightInfo, error) {
+	return nil, status.Error(codes.Unimplemented, preparedRefusal)
+}
+
+func (s *Server) DoGetPreparedStatement(context.Context, flightsql.PreparedStatementQuery) (*arrow.Schema, <-chan flight.StreamChunk, error) {
+	return nil, nil, status.Error(codes.Unimplemented, preparedRefusal)
+}
