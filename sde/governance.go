@@ -307,6 +307,36 @@ type Release struct {
 	Ledger json.RawMessage `json:"-"`
 	// LedgerKey indexes the entry: releases are compared only with those of the same key.
 	LedgerKey string `json:"-"`
+	// Held is a result waiting for output checkers (status review); only checkers see it until
+	// it is approved, and then the requester.
+	Held json.RawMessage `json:"-"`
+}
+
+// Review verdicts.
+const (
+	ReviewApproved = "approved"
+	ReviewRejected = "rejected"
+)
+
+// ReviewItem is a held result in the output checkers' queue.
+type ReviewItem struct {
+	Release   ReleaseID       `json:"release"`
+	Workspace WorkspaceID     `json:"workspace"`
+	QueryID   string          `json:"query_id"`
+	Requester UserID          `json:"requester"`
+	Status    string          `json:"status"`
+	Decision  json.RawMessage `json:"decision"`
+	Result    json.RawMessage `json:"result"` // the held result, as the requester will get it
+	Reviews   []Review        `json:"reviews"`
+	CreatedAt time.Time       `json:"created_at"`
+}
+
+// Review is one checker's verdict.
+type Review struct {
+	Checker UserID    `json:"checker"`
+	Verdict string    `json:"verdict"`
+	Comment string    `json:"comment"`
+	At      time.Time `json:"at"`
 }
 
 // Query states.

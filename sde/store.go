@@ -111,3 +111,12 @@ type TransparencyService interface {
 	// or revoked: never drafts), and workspaces that were approved (never requests or refusals).
 	Transparency(ctx context.Context) (*Transparency, error)
 }
+
+// ReviewService is the output checkers' queue: a held result is released when two different
+// checkers, neither of them its requester, approve it, and refused when one rejects it.
+type ReviewService interface {
+	// Queue lists held results waiting for the caller's review; checkers only.
+	Queue(ctx context.Context) ([]*ReviewItem, error)
+	// Decide records the caller's verdict (with a comment) and applies its consequence.
+	Decide(ctx context.Context, id ReleaseID, verdict, comment string) (*ReviewItem, error)
+}

@@ -132,6 +132,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 			body: func(string) any { return map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"} }},
 		{method: "GET", path: "/api/v1/workspaces/demo/queries", allowed: demoViewers},
 		{method: "GET", path: "/api/v1/workspaces/demo/queries/" + queryID, allowed: []string{"analyst1"}},
+		{method: "GET", path: "/api/v1/reviews", allowed: []string{"checker1", "checker2"}},
+		{method: "POST", path: "/api/v1/reviews/no-such-release", allowed: []string{},
+			body: func(string) any { return map[string]any{"verdict": "approved", "comment": "x"} }},
 		{method: "GET", path: "/api/v1/audit", allowed: []string{"admin"}},
 		// Last: archiving ends the fixture workspace.
 		{method: "POST", path: "/api/v1/workspaces/mut/archive", allowed: []string{"analyst1", "controller-gp"},

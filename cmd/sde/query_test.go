@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/opensde/sde/disclosure"
 )
 
 // TestQueryPath runs analyst SQL through REST: analyse, worker, disclosure, release.
@@ -153,5 +155,48 @@ func TestQueryPath(t *testing.T) {
 	st, body = analyst.do("GET", "/api/v1/workspaces/demo/tables", nil, "")
 	if st != 200 || !strings.Contains(toJSON(body), `"person_id"`) || strings.Contains(toJSON(body), "nhs_number") {
 		t.Errorf("tables = %d %s", st, toJSON(body))
+	}
+}
+
+// TestOutputCheckingFlow: a result the engine flags for review is held; two different checkers
+// (never the requester) approve it and the requester can then download it.
+func TestOutputCheckingFlow(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	// Policy: differencing sends the result to checkers instead of suppressing cells.
+	m.Query.Policy.Differencing = disclosure.ActionReview
+	analyst, c1, c2 := newClient(t, m, "analyst1"), newClient(t, m, "checker1"), newClient(t, m, "checker2")
+	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients GROUP BY ethnic_group"}, ""); st != 200 {
+		t.Fatalf("first query = %d %v", st, body)
+	}
+	st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients WHERE birth_month <> DATE '1950-03-01' GROUP BY ethnic_group"}, "")
+	if st != 200 || body["status"] != "review" || len(body["rows"].([]any)) != 0 {
+		t.Fatalf("flagged query = %d %v", st, body)
+	}
+	qid, rel := body["query_id"].(string), body["release_id"].(string)
+
+	// Only checkers see the queue; the held result is there for them.
+	if st, _ := analyst.do("GET", "/api/v1/reviews", nil, ""); st != 403 {
+		t.Errorf("analyst reads the review queue: %d", st)
+	}
+	st, body = c1.do("GET", "/api/v1/reviews", nil, "")
+	if st != 200 || !strings.Contains(toJSON(body), rel) {
+		t.Fatalf("checker queue = %d %v", st, body)
+	}
+	if st, body := c1.do("POST", "/api/v1/reviews/"+rel, map[string]any{"verdict": "approved", "comment": "Differences are structural."}, ""); st != 200 || body["status"] != "review" {
+		t.Fatalf("first approval = %d %v", st, body)
+	}
+	if st, _ := c1.do("POST", "/api/v1/reviews/"+rel, map[string]any{"verdict": "approved", "comment": "again"}, ""); st != 409 {
+		t.Errorf("same checker twice = %d", st)
+	}
+	if _, body := analyst.do("GET", "/api/v1/workspaces/demo/queries/"+qid, nil, ""); body["result"].(map[string]any)["status"] != "review" || len(body["result"].(map[string]any)["rows"].([]any)) != 0 {
+		t.Errorf("released after one approval: %v", body["result"])
+	}
+	if st, body := c2.do("POST", "/api/v1/reviews/"+rel, map[string]any{"verdict": "approved", "comment": "Agree."}, ""); st != 200 || body["status"] != "released" {
+		t.Fatalf("second approval = %d %v", st, body)
+	}
+	_, body = analyst.do("GET", "/api/v1/workspaces/demo/queries/"+qid, nil, "")
+	res := body["result"].(map[string]any)
+	if res["status"] != "released" || len(res["rows"].([]any)) == 0 {
+		t.Errorf("requester's result after release = %v", res)
 	}
 }

@@ -129,6 +129,7 @@ func (m *Main) Run(ctx context.Context) error {
 	m.HTTP = httpapi.New(&httpapi.Server{
 		Queries:           m.Store.Queries,
 		Transparency:      m.Store.Transparency,
+		Reviews:           m.Store.Reviews,
 		Query:             m.Query,
 		Authenticate:      m.Auth.Middleware,
 		Mount:             m.Auth.Mount,

@@ -29,6 +29,7 @@ type Server struct {
 	Workspaces    sde.WorkspaceService
 	Queries       sde.QueryService
 	Transparency  sde.TransparencyService
+	Reviews       sde.ReviewService
 	// Query runs analysts' SQL along the query path; nil disables the query endpoints' work.
 	Query *query.Service
 	// Audit records every API request before its response is sent; nil only in unit tests.

@@ -200,3 +200,33 @@ func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	}
 	return writeJSON(w, http.StatusOK, map[string]any{"workspace": ws, "tables": out})
 }
+
+// reviewQueue lists held results waiting for the calling output checker.
+func (s *Server) reviewQueue(w http.ResponseWriter, r *http.Request) error {
+	items, err := s.Reviews.Queue(r.Context())
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"reviews": items})
+}
+
+// reviewDecide records a checker's verdict on a held result: {"verdict": "approved"|"rejected",
+// "comment": "..."}.
+func (s *Server) reviewDecide(w http.ResponseWriter, r *http.Request) error {
+	id := sde.ReleaseID(r.PathValue("id"))
+	var b struct {
+		Verdict string `json:"verdict"`
+		Comment string `json:"comment"`
+	}
+	if err := decode(r, &b); err != nil {
+		return err
+	}
+	target(r, "", string(id))
+	detail(r, "verdict", b.Verdict)
+	it, err := s.Reviews.Decide(r.Context(), id, b.Verdict, b.Comment)
+	if err != nil {
+		return err
+	}
+	target(r, it.Workspace, string(id))
+	return writeJSON(w, http.StatusOK, it)
+}

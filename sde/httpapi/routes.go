@@ -61,6 +61,9 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/workspaces/{ws}/queries", "query.list", false, s.listQueries},
 		{"GET", "/api/v1/workspaces/{ws}/queries/{id}", "query.read", false, s.getQuery},
 
+		{"GET", "/api/v1/reviews", "review.queue", false, s.reviewQueue},
+		{"POST", "/api/v1/reviews/{id}", "review.decide", false, s.reviewDecide},
+
 		{"GET", "/api/v1/audit", "audit.export", false, s.exportAudit},
 	}
 }

@@ -51,12 +51,18 @@ func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
 			return sde.Errorf(sde.ECONFLICT, "Release %s is already recorded.", r.ID)
 		}
 		r.User, r.CreatedAt = p.User, now
-		var ledger any
+		var ledger, held any
 		if len(r.Ledger) > 0 {
 			ledger = string(r.Ledger)
 		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger, ledger_key) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger, r.LedgerKey)
+		if len(r.Held) > 0 {
+			if r.Status != sde.ReleaseReview || !json.Valid(r.Held) {
+				return sde.Errorf(sde.EINVALID, "Only a result held for review is stored with its release.")
+			}
+			held = string(r.Held)
+		}
+		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger, ledger_key, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger, r.LedgerKey, held)
 		return err
 	})
 }
@@ -111,7 +117,7 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 		if err := access(p, rec, rs.s.Now(), sde.RoleAnalyst); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL ORDER BY created_at, rowid", ws, key)
+		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL AND status = 'released' ORDER BY created_at, rowid", ws, key)
 		if err != nil {
 			return err
 		}

@@ -69,6 +69,7 @@ type Store struct {
 	Releases      *ReleaseService
 	Queries       *QueryService
 	Transparency  *TransparencyService
+	Reviews       *ReviewService
 
 	now    func() time.Time
 	review time.Duration
@@ -134,6 +135,7 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 	s.Releases = &ReleaseService{s}
 	s.Queries = &QueryService{s}
 	s.Transparency = &TransparencyService{s}
+	s.Reviews = &ReviewService{s}
 	return s, nil
 }
 

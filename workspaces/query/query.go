@@ -192,12 +192,16 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		res.Columns = append(res.Columns, Column{Name: f.Name, Type: f.Type.String(), Kind: kind})
 	}
 	var ledgerEntry json.RawMessage
+	var held *Result
 	switch out.Decision.Status {
 	case disclosure.Pass:
 		res.Status, res.Rows = sde.ReleaseReleased, out.Values
 		ledgerEntry, _ = json.Marshal(out.Release)
 	case disclosure.Review:
-		res.Status, res.Message = sde.ReleaseReview, "The result needs review by two output checkers before it can be released; the decision record says why."
+		res.Status = sde.ReleaseReview
+		ledgerEntry, _ = json.Marshal(out.Release) // counts only once the checkers release it
+		held = &Result{QueryID: id, Status: sde.ReleaseReview, Columns: res.Columns, Rows: out.Values, Cells: out.Status, Decision: out.Decision}
+		res.Message = "The result needs review by two output checkers before it can be released; the decision record says why."
 	default:
 		res.Status = sde.ReleaseRefused
 	}
@@ -206,6 +210,9 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	}
 	decision, _ := json.Marshal(out.Decision)
 	rel := &sde.Release{Workspace: w.ID, QueryID: id, Status: res.Status, Decision: decision, Ledger: ledgerEntry, LedgerKey: key}
+	if held != nil {
+		rel.Held, _ = json.Marshal(held)
+	}
 	if err := s.Releases.Record(ctx, rel); err != nil {
 		return nil, err
 	}
