@@ -4,8 +4,20 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"errors"
 	"fmt"
+	"google.golang.org/grpc/credentials"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -353,4 +365,59 @@ func TestFlightSQLADBC(t *testing.T) {
 	if _, err := query("SELECT count(*) FROM read_csv('/etc/passwd')"); err == nil {
 		t.Errorf("dangerous SQL over ADBC was not refused")
 	}
+}
+
+// TestFlightSQLTLS: with a certificate configured, Flight SQL speaks TLS, and a client that
+// trusts the certificate can query while a plaintext client cannot connect.
+func TestFlightSQLTLS(t *testing.T) {
+	dir := t.TempDir()
+	certFile, keyFile, pool := selfSigned(t, dir)
+	m, _ := startDevWith(t, t.TempDir(), func(m *Main) {
+		m.Config.FlightTLSCertFile, m.Config.FlightTLSKeyFile = certFile, keyFile
+	})
+	c, err := flightsql.NewClient(m.Flight.Addr(), nil, nil, grpc.WithTransportCredentials(credentials.NewTLS(&tls.Config{RootCAs: pool, ServerName: "127.0.0.1"})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	ctx := as(t, m, "analyst1", "demo")
+	info, err := c.Execute(ctx, "SELECT sex, count(*) AS n FROM patients GROUP BY sex")
+	if err != nil {
+		t.Fatalf("query over TLS: %v", err)
+	}
+	rdr, err := c.DoGet(ctx, info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatalf("fetch over TLS: %v", err)
+	}
+	rdr.Release()
+	plain := flightClient(t, m)
+	if _, err := plain.Execute(ctx, "SELECT sex, count(*) AS n FROM patients GROUP BY sex"); err == nil {
+		t.Error("a plaintext client talked to the TLS endpoint")
+	}
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key, and returns a pool trusting it.
+func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.CertPool) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "sde test"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, _ := x509.MarshalECPrivateKey(key)
+	certFile, keyFile = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
+	cert, _ := x509.ParseCertificate(der)
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certFile, keyFile, pool
 }

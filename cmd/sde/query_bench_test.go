@@ -55,7 +55,7 @@ func BenchmarkQueryREST(b *testing.B) {
 			data := benchDataDir(b, size.people)
 			var out discard
 			m := NewMain(&out, io.Discard)
-			if err := m.ParseFlags([]string{"--dev", "--data", data, "--addr", "127.0.0.1:0"}, io.Discard); err != nil {
+			if err := m.ParseFlags([]string{"--dev", "--data", data, "--addr", "127.0.0.1:0", "--flight-addr", ""}, io.Discard); err != nil {
 				b.Fatal(err)
 			}
 			m.Config.Dev.People = size.people

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -70,7 +69,7 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 	fs := newFlags("serve", stderr)
 	dev := fs.Bool("dev", false, "embedded defaults: local keyring, synthetic data ingested on first start, demo users")
 	addr := fs.String("addr", "", "listen address (default 127.0.0.1:8080)")
-	flightAddr := fs.String("flight-addr", "", "Arrow Flight SQL listen address; empty disables (default 127.0.0.1:8815 with --dev, or a free port when --addr's port is 0)")
+	flightAddr := fs.String("flight-addr", "", "Arrow Flight SQL listen address; empty disables (default 127.0.0.1:8815 with --dev; port 0 picks a free one)")
 	cfg, _ := configFlags(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: sde serve --dev [--data DIR] [--addr 127.0.0.1:8080]\n       sde serve --config FILE\n\n")
@@ -97,9 +96,6 @@ func (m *Main) ParseFlags(args []string, stderr io.Writer) error {
 		m.Config.FlightAddr = *flightAddr
 	case m.Dev && m.Config.FlightAddr == "":
 		m.Config.FlightAddr = DevFlightAddr
-		if _, port, err := net.SplitHostPort(m.Config.Addr); err == nil && port == "0" {
-			m.Config.FlightAddr = "127.0.0.1:0"
-		}
 	}
 	return nil
 }

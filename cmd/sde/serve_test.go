@@ -16,17 +16,25 @@ import (
 	"github.com/opensde/sde/sde/synth"
 )
 
-// startDev runs the service as `serve --dev` would, on a free port and a small population.
+// startDev runs the service as `serve --dev` would, on free ports and a small population.
 func startDev(t *testing.T, data string) (*Main, *bytes.Buffer) {
+	return startDevWith(t, data, nil)
+}
+
+// startDevWith is startDev with a chance to change the configuration before start-up.
+func startDevWith(t *testing.T, data string, configure func(*Main)) (*Main, *bytes.Buffer) {
 	t.Helper()
 	var out bytes.Buffer
 	m := NewMain(&out, io.Discard)
-	if err := m.ParseFlags([]string{"--dev", "--data", data, "--addr", "127.0.0.1:0"}, io.Discard); err != nil {
+	if err := m.ParseFlags([]string{"--dev", "--data", data, "--addr", "127.0.0.1:0", "--flight-addr", "127.0.0.1:0"}, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	m.Config.Dev.People = 2000
 	// The test binary plays the worker (see TestHelperWorker).
 	m.WorkerExe, m.WorkerArgs = os.Args[0], []string{"-test.run=^TestHelperWorker$", "--", "worker"}
+	if configure != nil {
+		configure(m)
+	}
 	if err := m.Run(context.Background()); err != nil {
 		t.Fatalf("run: %v\n%s", err, out.String())
 	}
