@@ -121,7 +121,84 @@ func Apply(in Input) (*Result, error) {
 		return nil, err
 	}
 	e.round()
-	return e.result()
+	res, err := e.result()
+	if err != nil || !e.pol.WithholdSmallGroups {
+		return res, err
+	}
+	return e.withhold(res)
+}
+
+// withhold removes the rows of groups with fewer than Threshold persons from a result, and
+// rebuilds the decision record over what is left, so neither their labels nor their number
+// leave. Secondary suppression has already treated them as present, so this only hides more.
+func (e *engine) withhold(res *Result) (*Result, error) {
+	k := e.pol.Threshold
+	var keep []int
+	for i := 0; i < e.rows; i++ {
+		if p := e.in.Stats[i].Persons; p >= k || (p == 0 && !e.pol.ZerosDisclosive) {
+			keep = append(keep, i)
+		}
+	}
+	if len(keep) == e.rows {
+		return res, nil
+	}
+	mem := e.in.Allocator
+	if mem == nil {
+		mem = memory.DefaultAllocator
+	}
+	rec := res.Record
+	defer rec.Release()
+	cols := make([]arrow.Array, rec.NumCols())
+	defer func() {
+		for _, c := range cols {
+			if c != nil {
+				c.Release()
+			}
+		}
+	}()
+	for j := range cols {
+		parts := make([]arrow.Array, 0, len(keep))
+		for _, i := range keep {
+			parts = append(parts, array.NewSlice(rec.Column(j), int64(i), int64(i)+1))
+		}
+		if len(parts) == 0 {
+			cols[j] = array.MakeArrayOfNull(mem, rec.Schema().Field(j).Type, 0)
+			continue
+		}
+		c, err := array.Concatenate(parts, mem)
+		for _, p := range parts {
+			p.Release()
+		}
+		if err != nil {
+			return nil, fmt.Errorf("disclosure: withholding rows: %w", err)
+		}
+		cols[j] = c
+	}
+	out := &Result{Record: array.NewRecordBatch(rec.Schema(), cols, int64(len(keep))), Release: res.Release, intervals: res.intervals, Decision: res.Decision}
+	counts := Counts{ByReason: map[Reason]int{}}
+	for _, i := range keep {
+		out.Status = append(out.Status, res.Status[i])
+		out.Values = append(out.Values, res.Values[i])
+		for _, st := range res.Status[i] {
+			counts.Cells++
+			switch {
+			case st == StatusOK:
+				counts.Released++
+			case st == StatusRounded:
+				counts.Released++
+				counts.Rounded++
+			default:
+				counts.Suppressed++
+				counts.ByReason[Reason(strings.TrimPrefix(st, "suppressed:"))]++
+			}
+		}
+	}
+	if out.Status == nil {
+		out.Status, out.Values = [][]string{}, [][]any{}
+	}
+	out.Decision.Rows, out.Decision.Cells, out.Decision.Counts = len(keep), out.Status, counts
+	out.Decision.SHA256 = hashTable(out.Decision.Columns, out.Values)
+	return out, nil
 }
 
 // load checks the plan against the record and the statistics, and reads the

@@ -107,17 +107,25 @@ type Policy struct {
 	// NegativeContributions is the action for a SUM/AVG cell with a negative
 	// per-person contribution, where dominance is not defined.
 	NegativeContributions Action `json:"negative_contributions"`
+	// WithholdSmallGroups leaves out of the result every row whose group has fewer than
+	// Threshold persons — its labels as well as its values, and without saying how many rows
+	// were left out. Labels an analyst computes from data (a person's total cost, a combination
+	// of quasi-identifiers) are themselves disclosive; fixed public categories are not, which is
+	// why tables brought to `sde check` may keep it off.
+	WithholdSmallGroups bool `json:"withhold_small_groups"`
 }
 
 // DefaultPolicy is the SDE default (NHS England SDE rules, OpenSAFELY rounding and
 // row cap, ACRO dominance parameters).
 func DefaultPolicy() Policy {
 	return Policy{
-		Threshold:             10,
-		Rounding:              Rounding{Mode: RoundNearest, Base: 5},
-		Totals:                TotalsRounded,
-		Dominance:             Dominance{N: 2, K: 0.90, P: 0.10},
-		Refuse:                []Aggregate{Min, Max, Median, Quantile},
+		Threshold: 10,
+		Rounding:  Rounding{Mode: RoundNearest, Base: 5},
+		Totals:    TotalsRounded,
+		Dominance: Dominance{N: 2, K: 0.90, P: 0.10},
+		// Single-value statistics, and spreads (whose sample and population forms together
+		// reveal n and a single deviation), are refused.
+		Refuse:                []Aggregate{Min, Max, Median, Quantile, Stddev, Variance},
 		MaxRows:               5000,
 		ProtectionRatio:       0.10,
 		Differencing:          ActionSuppress,
@@ -233,6 +241,7 @@ func Strictest(ps ...Policy) Policy {
 		if p.NegativeContributions == ActionSuppress {
 			s.NegativeContributions = ActionSuppress
 		}
+		s.WithholdSmallGroups = s.WithholdSmallGroups || p.WithholdSmallGroups
 	}
 	slices.Sort(s.Refuse)
 	return s

@@ -49,14 +49,19 @@ func TestQueryPath(t *testing.T) {
 		}
 	}
 
-	// Small cells are suppressed: persons on each register by practice.
-	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": `SELECT practice_code, condition, count(DISTINCT person_id) AS n
-		FROM gp_events WHERE event_type = 'diagnosis' GROUP BY practice_code, condition`}, "")
-	if st != 200 {
-		t.Fatalf("small-cell query = %d %v", st, body)
+	// Small cells are suppressed: a rare register's persons per practice, beside all persons.
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": `SELECT p.lsoa_code,
+		count(DISTINCT e.person_id) FILTER (WHERE p.birth_month = DATE '1950-03-01') AS born_march_1950, count(DISTINCT e.person_id) AS registered
+		FROM gp_events e JOIN patients p ON p.person_id = e.person_id WHERE e.event_type = 'diagnosis' GROUP BY p.lsoa_code`}, "")
+	if st != 200 || !strings.Contains(toJSON(body["cells"]), "suppressed:threshold") {
+		t.Errorf("small-cell query = %d, cells %v", st, body["cells"])
 	}
-	if !strings.Contains(toJSON(body["cells"]), "suppressed:threshold") {
-		t.Errorf("no cell suppressed for threshold: %v", body["cells"])
+	// Groups with fewer than 10 persons are withheld whole, labels too (security review F1): a
+	// per-person total as a label would otherwise be released with its count suppressed.
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": `WITH p AS (SELECT person_id, sum(cost_gbp) AS tot
+		FROM hospital_admissions GROUP BY person_id) SELECT tot, count(*) AS n FROM p WHERE tot > 20000 GROUP BY tot`}, "")
+	if st == 200 && len(body["rows"].([]any)) != 0 {
+		t.Errorf("per-person totals released as labels: %v", body["rows"])
 	}
 
 	// Social care records without an NHS number (unlinked) take part, all of a cell's unlinked

@@ -13,7 +13,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opensde/sde/disclosure"
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/auth"
@@ -222,7 +221,7 @@ func (m *Main) queryService(ctx context.Context, cat *catalog.Catalog) (*query.S
 	}}
 	return &query.Service{
 		Workspaces: m.Store.Workspaces, Agreements: m.Store.Agreements, Releases: m.Store.Releases, Queries: m.Store.Queries,
-		Analyser: an, Workers: pool, Policy: disclosure.DefaultPolicy(),
+		Analyser: an, Workers: pool, Policy: query.DefaultPolicy(),
 		Databases: &query.Databases{Catalog: cat, Rekeyer: rk, Dir: filepath.Join(m.Config.DataDir, "workspaces"),
 			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads},
 	}, nil

@@ -39,6 +39,16 @@ type Service struct {
 	Policy disclosure.Policy
 }
 
+// DefaultPolicy is the service's disclosure policy: the engine's default, and rows of groups
+// with fewer than the threshold's persons are withheld whole, because an analyst's labels are
+// computed from data (a person's total cost, a combination of quasi-identifiers) and are
+// themselves disclosive.
+func DefaultPolicy() disclosure.Policy {
+	p := disclosure.DefaultPolicy()
+	p.WithholdSmallGroups = true
+	return p
+}
+
 // Result is a released (or withheld) result in the shape of the outside contract: cells[i][j] is
 // "ok", "rounded" or "suppressed:<reason>", and a suppressed value is null in rows.
 type Result struct {
