@@ -20,11 +20,13 @@ const (
 	annKey    = "__sde_key"    // stable name for keys and fingerprints (table-qualified)
 	annType   = "__sde_type"   // the column's DuckDB type, when known
 	annPerson = "__sde_person" // the column is a person column
+	annBase   = "__sde_base"   // the column holds a base table column's values, unchanged
 )
 
 type column struct {
 	name      string // lower-case; "" when the expression has no name
 	person    bool   // a base table's person column, propagated unchanged
+	base      bool   // a base table column's values, propagated unchanged (no expression)
 	tainted   bool   // computed from a person column (not a plain copy)
 	ambiguous bool   // the name occurs twice in a SELECT * expansion
 	nullable  bool   // may be NULL-extended by a LEFT JOIN inside a subquery
@@ -199,7 +201,7 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 	rel := &relation{}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
-		col := column{name: cn, key: lname + "." + cn, typ: c.Type}
+		col := column{name: cn, key: lname + "." + cn, typ: c.Type, base: true}
 		if cn == an.personC {
 			col.person = true
 			rel.readsPerson = true
@@ -433,8 +435,9 @@ var scalarFuncs = setOf(
 	// operators
 	"+", "-", "*", "/", "//", "%", "**", "^", "||", "~~", "!~~", "~~*", "!~~*",
 	// numbers
-	"abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "sqrt", "cbrt", "pow", "power", "exp",
-	"ln", "log", "log2", "log10", "greatest", "least", "ifnull", "nullif", "if", "even", "round_even",
+	// (sqrt, ln and log are left out: they raise errors on negative data; see CAST.)
+	"abs", "round", "floor", "ceil", "ceiling", "trunc", "sign", "cbrt", "pow", "power", "exp",
+	"greatest", "least", "ifnull", "nullif", "if", "even", "round_even",
 	// text
 	"lower", "upper", "lcase", "ucase", "length", "strlen", "substr", "substring", "left", "right", "trim",
 	"ltrim", "rtrim", "concat", "concat_ws", "replace", "starts_with", "ends_with", "contains", "prefix",
@@ -443,8 +446,8 @@ var scalarFuncs = setOf(
 	// dates and times
 	"date_part", "datepart", "date_trunc", "datetrunc", "date_diff", "datediff", "date_sub", "datesub",
 	"date_add", "year", "month", "day", "quarter", "week", "weekofyear", "dayofweek", "isodow", "dayofyear",
-	"dayofmonth", "yearweek", "isoyear", "hour", "minute", "second", "epoch", "make_date", "last_day",
-	"monthname", "dayname", "strftime", "strptime", "try_strptime", "to_years", "to_months", "to_days",
+	"dayofmonth", "yearweek", "isoyear", "hour", "minute", "second", "epoch", "last_day",
+	"monthname", "dayname", "strftime", "try_strptime", "to_years", "to_months", "to_days",
 	"to_weeks", "to_hours", "to_minutes", "to_seconds", "current_date", "today", "age",
 )
 
@@ -526,6 +529,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		}
 		n[annType] = col.typ
 		n[annPerson] = col.person
+		n[annBase] = col.base
 		info.person = col.person
 		info.nulled = col.nullable || b.nullable
 		info.tainted = col.tainted
@@ -562,6 +566,13 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 	case "CAST":
 		if t := obj(n, "cast_type"); str(t, "id") == "USER" {
 			return info, refusef("Cast only to built-in types (INTEGER, VARCHAR, DATE, ...).")
+		}
+		// A cast that fails on some value makes the query's success depend on the data: a
+		// yes/no answer about one person with no threshold (security review F3). Casts of
+		// constants and CURRENT_DATE fail (or not) whatever the data, so only casts of columns
+		// must be TRY_CAST.
+		if n["try_cast"] != true && containsColumn(obj(n, "child")) {
+			return info, refusef("Use TRY_CAST(x AS type), which gives NULL where CAST would fail: whether a query fails must not depend on the data.")
 		}
 		return info, one("child")
 	case "BETWEEN":
@@ -916,8 +927,10 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 				name = strings.ToLower(names[len(names)-1])
 			}
 			col.person = si.person && (!aggregating || groupedPerson[str(s, annID)])
-			if bi, _, err := an.lookupCol(sc, lower(names)); err == nil {
+			if bi, ci, err := an.lookupCol(sc, lower(names)); err == nil {
 				col.nullable = sc.bindings[bi].nullable
+				// A plain reference keeps a base column's values (as a grouping key too).
+				col.base = sc.bindings[bi].rel.cols[ci].base
 			}
 			col.tainted = col.tainted || si.person && !col.person
 			col.key, _ = s[annKey].(string)
@@ -975,6 +988,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 	for i := range l.cols {
 		c := l.cols[i]
 		c.person = l.cols[i].person && r.cols[i].person
+		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.key = ""
 		rel.cols = append(rel.cols, c)

@@ -59,11 +59,11 @@ var accepted = []string{
 	`SELECT region, count(*) FROM (SELECT person_id FROM patients EXCEPT SELECT person_id FROM admissions) e JOIN patients USING (person_id) GROUP BY region`,
 	`SELECT region, count(*) FROM patients p WHERE p.person_id = ANY (SELECT person_id FROM admissions GROUP BY person_id HAVING count(*) > 2) GROUP BY region`,
 	`SELECT region, count(*) FILTER (WHERE person_id = 'p0001') AS one, count(*) AS n FROM Patients AS P GROUP BY P.Region`,
-	`SELECT region, sex, count(*) AS n, sum(u.units) AS units FROM patients JOIN (SELECT person_id, sum(units) AS units FROM gp_events GROUP BY person_id) u USING (person_id) GROUP BY CUBE (region, sex)`,
+	`SELECT region, sex, count(*) AS n, count(*) FILTER (WHERE u.units > 3) AS heavy FROM patients JOIN (SELECT person_id, sum(units) AS units FROM gp_events GROUP BY person_id) u USING (person_id) GROUP BY CUBE (region, sex)`,
 	`WITH first AS (SELECT person_id, code, event_date, row_number() OVER (PARTITION BY person_id ORDER BY event_date, code) AS rn FROM gp_events)
 	 SELECT code, count(*) AS persons FROM first WHERE rn = 1 GROUP BY code`,
 	`SELECT code, count(*) AS n FROM (SELECT person_id, code FROM gp_events QUALIFY row_number() OVER (PARTITION BY person_id ORDER BY event_date DESC, code) = 1) s GROUP BY code`,
-	`SELECT gap_band, count(*) AS n, avg(gap) AS mean_gap FROM (SELECT person_id, event_date - lag(event_date) OVER (PARTITION BY person_id ORDER BY event_date) AS gap,
+	`SELECT gap_band, count(*) AS n FROM (SELECT person_id, event_date - lag(event_date) OVER (PARTITION BY person_id ORDER BY event_date) AS gap,
 	   CASE WHEN event_date - lag(event_date) OVER (PARTITION BY person_id ORDER BY event_date) > 100 THEN 'long' ELSE 'short' END AS gap_band FROM gp_events) g GROUP BY gap_band`,
 }
 

@@ -338,6 +338,11 @@ func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
 		if !m.personArg && si.tainted {
 			return nil, refusef("person_id may only be counted (COUNT(DISTINCT person_id)), not combined with other values. %s", personHint)
 		}
+		if !m.personArg {
+			if err := baseArg(m.arg); err != nil {
+				return nil, err
+			}
+		}
 		if m.personArg && m.kind == disclosure.Count {
 			// COUNT(person_id) counts rows with a person; keep it a row count.
 			m.personArg = false
@@ -356,6 +361,9 @@ func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
 	}
 	if si.tainted {
 		return nil, refusef("person_id may only be counted (COUNT(DISTINCT person_id)). %s", personHint)
+	}
+	if err := baseArg(m.arg); err != nil {
+		return nil, err
 	}
 	switch kind {
 	case "count":
@@ -378,6 +386,21 @@ func (an *analysis) measureOf(s node, si einfo) (*measure, error) {
 		m.kind = disclosure.Variance
 	}
 	return m, nil
+}
+
+// baseArg refuses an aggregate argument that is not a table column's values, unchanged. An
+// expression (CASE WHEN <one person> THEN 1.000001 ELSE 1 END, x * 1e-9, a constant) lets every
+// person contribute while one person's value rides in the low digits of an exact SUM, or in
+// COUNT(DISTINCT ...) as one extra value; security review F2. Conditions belong in FILTER, where
+// the persons behind each measure are counted.
+func baseArg(arg node) error {
+	if arg == nil {
+		return nil
+	}
+	if str(arg, "class") != "COLUMN_REF" || arg[annBase] != true {
+		return refusef("Aggregates take a table column as it is: write SUM(cost), not SUM(CASE ... END) or SUM(cost * 2), and put conditions in FILTER (WHERE ...), e.g. count(*) FILTER (WHERE condition = 'diabetes'); use count(*) to count rows.")
+	}
+	return nil
 }
 
 // exprInfoOfRef reports whether an annotated column reference is a person column.

@@ -13,6 +13,21 @@ import (
 var refusals = []struct {
 	class, sql, want string
 }{
+	// Aggregates of expressions smuggle one person's value into an exact result (security
+	// review F2): everyone contributes, one person's value rides in the low digits.
+	{"expression", `SELECT region, sum(CASE WHEN sex = 'F' AND region = 'R1' THEN 1.000001 ELSE 1 END) AS b FROM patients GROUP BY region`, "table column as it is"},
+	{"expression", `SELECT region, sum(units * 0.000000001) AS c FROM gp_events JOIN patients USING (person_id) GROUP BY region`, "table column as it is"},
+	{"expression", `SELECT region, sum(1) AS n FROM patients GROUP BY region`, "table column as it is"},
+	{"expression", `SELECT region, count(DISTINCT CASE WHEN sex = 'F' THEN 'x' ELSE region END) AS n FROM patients GROUP BY region`, "table column as it is"},
+	{"expression", `WITH t AS (SELECT person_id, region, CASE WHEN sex = 'F' THEN 1.000001 ELSE 1 END AS v FROM patients) SELECT region, sum(v) AS b FROM t GROUP BY region`, "table column as it is"},
+	{"expression", `SELECT region, avg(u.units) AS a FROM patients JOIN (SELECT person_id, sum(units) AS units FROM gp_events GROUP BY person_id) u USING (person_id) GROUP BY region`, "table column as it is"},
+
+	// Data-dependent errors are a yes/no oracle (security review F3).
+	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE CASE WHEN region = 'R1' THEN CAST(sex AS INTEGER) ELSE 0 END = 0 GROUP BY sex`, "TRY_CAST"},
+	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE sex::INTEGER = 1 GROUP BY sex`, "TRY_CAST"},
+	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE strptime(sex, '%Y') IS NULL GROUP BY sex`, "not allowed"},
+	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE sqrt(CASE WHEN region = 'R1' THEN -1 ELSE 1 END) > 0 GROUP BY sex`, "not allowed"},
+
 	// Reading files.
 	{"file", `SELECT count(*) FROM '/etc/passwd'`, "Reading files is not allowed"},
 	{"file", `SELECT region, count(*) FROM 'data.csv' GROUP BY region`, "Reading files is not allowed"},
