@@ -20,8 +20,9 @@
 //     cells failing NK or p-ratio dominance on per-person contributions →
 //     suppressed:dominance; negative contributions → review (or suppressed:policy).
 //  4. Differencing: cells whose persons differ by 1..k−1 from the same cell of an
-//     earlier release whose filters differ by one conjunct → suppressed:differencing
-//     (or review).
+//     earlier release over the same sources and grouping with different filters →
+//     suppressed:differencing (or review). Any filter difference counts, since
+//     containment of one population in another cannot be read from the text.
 //  5. Secondary suppression when the result has margins or Input.Margins: the
 //     singleton rule (no constraint may hold exactly one suppressed cell;
 //     cheapest partner first, preferring one that closes another singleton), then

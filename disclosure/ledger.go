@@ -46,14 +46,16 @@ func (f Fingerprint) Key() string {
 }
 
 // Differences reports whether a result for f could be subtracted from a result
-// for g to isolate persons: same sources and grouping, and filters that differ by
-// exactly one conjunct (one query is the other with one more condition).
+// for g to isolate persons: same sources and grouping, and different filters. Any
+// difference counts, not just one extra condition: whether one population contains
+// the other cannot be decided from the text (a tautology added to a condition, or a
+// condition written another way, hides a subset), so every such pair is compared.
 func (f Fingerprint) Differences(g Fingerprint) bool {
 	f, g = f.Normalize(), g.Normalize()
 	if !slices.Equal(f.Sources, g.Sources) || !slices.Equal(f.Grouping, g.Grouping) {
 		return false
 	}
-	return symmetricDifference(f.Filters, g.Filters) == 1
+	return symmetricDifference(f.Filters, g.Filters) > 0
 }
 
 // symmetricDifference counts elements in exactly one of two sorted, compacted lists.

@@ -102,7 +102,7 @@ type Policy struct {
 	// than the first in row order.
 	SuppressTies bool `json:"suppress_ties"`
 	// Differencing is the action for a cell that differs by fewer than k persons
-	// from the same cell of an earlier release whose filters differ by one conjunct.
+	// from the same cell of an earlier release over the same data and grouping with other filters.
 	Differencing Action `json:"differencing"`
 	// NegativeContributions is the action for a SUM/AVG cell with a negative
 	// per-person contribution, where dominance is not defined.
