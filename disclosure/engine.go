@@ -474,11 +474,15 @@ func (e *engine) flag(i, j int, rule, note string) {
 }
 
 // rowKey identifies a row across queries: its grouping set's column keys and values.
+// rowKey identifies a row for the differencing ledger by its dimension values alone, not by
+// how the grouping was written, so GROUP BY upper(sex) and GROUP BY sex compare (security
+// review F4). Rows of unrelated groupings that share values are compared too: over-suppression
+// is the safe side.
 func (e *engine) rowKey(i int) string {
 	set := e.sets[e.in.Plan.setOf(i)]
 	parts := make([]string, 0, len(set))
 	for _, j := range set {
-		parts = append(parts, e.cols[j].key()+"="+e.dimKey[j][i])
+		parts = append(parts, e.dimKey[j][i])
 	}
 	sort.Strings(parts)
 	return strings.Join(parts, "\x1f")
@@ -540,7 +544,7 @@ func (e *engine) differencing() error {
 			if e.pol.Differencing == ActionSuppress {
 				e.state[j][i].reason = ReasonDifferencing
 			} else {
-				e.flag(i, j, "differencing", "differs by fewer than k persons from an earlier release whose filters differ by one condition")
+				e.flag(i, j, "differencing", "differs by fewer than k persons from an earlier release over the same data")
 			}
 		}
 	}

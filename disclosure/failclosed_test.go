@@ -238,7 +238,8 @@ func TestFingerprintDifferences(t *testing.T) {
 		{Fingerprint{Sources: []string{"a", "b"}, Grouping: []string{"x"}, Filters: []string{"q", "p"}}, false},
 		{Fingerprint{Sources: []string{"a", "b"}, Grouping: []string{"x"}, Filters: []string{"r"}}, true},
 		{Fingerprint{Sources: []string{"a"}, Grouping: []string{"x"}, Filters: []string{"q"}}, false},
-		{Fingerprint{Sources: []string{"a", "b"}, Grouping: []string{"y"}, Filters: []string{"q"}}, false},
+		// A grouping written another way is compared too (review F4).
+		{Fingerprint{Sources: []string{"a", "b"}, Grouping: []string{"y"}, Filters: []string{"q"}}, true},
 	} {
 		if got := f.Differences(tc.g); got != tc.want {
 			t.Errorf("%v vs %v: got %v", f, tc.g, got)

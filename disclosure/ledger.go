@@ -36,26 +36,27 @@ func (f Fingerprint) Normalize() Fingerprint {
 	return Fingerprint{Sources: norm(f.Sources), Grouping: norm(f.Grouping), Measures: norm(f.Measures), Filters: norm(f.Filters)}
 }
 
-// Key identifies the results f can be compared with — the same sources and grouping — so a
+// Key identifies the results f can be compared with — those over the same sources — so a
 // persistent ledger can index its releases by it and hand the engine only those; Differences
 // still decides.
 func (f Fingerprint) Key() string {
 	n := f.Normalize()
-	sum := sha256.Sum256([]byte(strings.Join(n.Sources, "\x00") + "\x01" + strings.Join(n.Grouping, "\x00")))
+	sum := sha256.Sum256([]byte(strings.Join(n.Sources, "\x00")))
 	return hex.EncodeToString(sum[:16])
 }
 
-// Differences reports whether a result for f could be subtracted from a result
-// for g to isolate persons: same sources and grouping, and different filters. Any
-// difference counts, not just one extra condition: whether one population contains
-// the other cannot be decided from the text (a tautology added to a condition, or a
-// condition written another way, hides a subset), so every such pair is compared.
+// Differences reports whether a result for f could be subtracted from a result for g to
+// isolate persons: the same sources, and different filters or a differently written grouping.
+// Any difference counts, not just one extra condition: whether one population contains the
+// other cannot be read from the text (a tautology added to a condition, or a condition or
+// grouping written another way, hides a subset), so every such pair is compared, row by row on
+// the dimension values.
 func (f Fingerprint) Differences(g Fingerprint) bool {
 	f, g = f.Normalize(), g.Normalize()
-	if !slices.Equal(f.Sources, g.Sources) || !slices.Equal(f.Grouping, g.Grouping) {
+	if !slices.Equal(f.Sources, g.Sources) {
 		return false
 	}
-	return symmetricDifference(f.Filters, g.Filters) > 0
+	return symmetricDifference(f.Filters, g.Filters) > 0 || !slices.Equal(f.Grouping, g.Grouping)
 }
 
 // symmetricDifference counts elements in exactly one of two sorted, compacted lists.
@@ -110,7 +111,7 @@ func (l *MemLedger) Releases(q Fingerprint) ([]Release, error) {
 	defer l.mu.Unlock()
 	var out []Release
 	for _, r := range l.releases {
-		if slices.Equal(r.Query.Sources, q.Sources) && slices.Equal(r.Query.Grouping, q.Grouping) {
+		if r.Query.Key() == q.Key() {
 			out = append(out, r)
 		}
 	}

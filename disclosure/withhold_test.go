@@ -27,3 +27,21 @@ func TestWithholdSmallGroups(t *testing.T) {
 		t.Error("Strictest dropped withhold_small_groups")
 	}
 }
+
+// TestDifferencingAcrossGroupingSpellings: GROUP BY upper(sex) with one person left out is
+// compared with an earlier GROUP BY sex by row values, so the one-person difference is
+// suppressed (security review F4).
+func TestDifferencingAcrossGroupingSpellings(t *testing.T) {
+	led := &MemLedger{}
+	pol := policy(func(p *Policy) { p.Rounding.Mode = RoundNone })
+	first := csvInput(t, "sex,count\nF,50\nM,50\n", pol)
+	first.Ledger, first.Query = led, Fingerprint{Sources: []string{"events@v1"}, Grouping: []string{"sex"}}
+	if err := led.Record(apply(t, first).Release); err != nil {
+		t.Fatal(err)
+	}
+	second := csvInput(t, "sx,count\nF,50\nM,49\n", pol)
+	second.Ledger, second.Query = led, Fingerprint{Sources: []string{"events@v1"}, Grouping: []string{"upper(sex)"}, Filters: []string{"code <> 'HIV'"}}
+	if got := render(apply(t, second)); got != "F 50\nM S\n" {
+		t.Errorf("got\n%s", got)
+	}
+}
