@@ -402,3 +402,40 @@ type PublicWorkspace struct {
 	EndDate         time.Time     `json:"end_date"`
 	ReleasedOutputs int           `json:"released_outputs"`
 }
+
+// Chart kinds of a dashboard panel.
+var ChartKinds = []string{"bar", "line", "table"}
+
+// Dashboard is a named set of fixed queries in a workspace, each drawn as a chart, for planners
+// who do not write SQL. Its queries were accepted when an analyst created it; every refresh runs
+// them again through disclosure control.
+type Dashboard struct {
+	ID          string      `json:"id"`
+	Workspace   WorkspaceID `json:"workspace"`
+	Title       string      `json:"title"`
+	Description string      `json:"description,omitempty"`
+	Panels      []Panel     `json:"panels"`
+	CreatedBy   UserID      `json:"created_by"`
+	CreatedAt   time.Time   `json:"created_at"`
+}
+
+// Panel is one chart of a dashboard.
+type Panel struct {
+	Title string `json:"title"`
+	SQL   string `json:"sql"`
+	Chart string `json:"chart"`           // bar | line | table
+	X     string `json:"x,omitempty"`     // the dimension on the x axis (bar, line)
+	Y     string `json:"y,omitempty"`     // the measure drawn (bar, line)
+	Notes string `json:"notes,omitempty"` // what the panel shows, for the reader
+}
+
+// PanelResult is one refresh of one panel: the released result (suppressed values null, so
+// charts show gaps), or why there is none.
+type PanelResult struct {
+	Panel       int             `json:"panel"`
+	Release     ReleaseID       `json:"release,omitempty"`
+	Result      json.RawMessage `json:"result,omitempty"`
+	Error       *QueryError     `json:"error,omitempty"`
+	RefreshedBy UserID          `json:"refreshed_by"`
+	RefreshedAt time.Time       `json:"refreshed_at"`
+}

@@ -120,3 +120,13 @@ type ReviewService interface {
 	// Decide records the caller's verdict (with a comment) and applies its consequence.
 	Decide(ctx context.Context, id ReleaseID, verdict, comment string) (*ReviewItem, error)
 }
+
+// DashboardService keeps planner dashboards and their results. Analyst members create them;
+// every member (planners included) may read and refresh them.
+type DashboardService interface {
+	Create(ctx context.Context, d *Dashboard) error
+	Get(ctx context.Context, ws WorkspaceID, id string) (*Dashboard, []PanelResult, error)
+	List(ctx context.Context, ws WorkspaceID) ([]*Dashboard, error)
+	// Record stores one refresh's results.
+	Record(ctx context.Context, ws WorkspaceID, id string, results []PanelResult) error
+}

@@ -64,6 +64,9 @@ func TestAuthorisationMatrix(t *testing.T) {
 	st, body = as("analyst1").do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"}, "")
 	must(st, body, "query")
 	queryID := body["query_id"].(string)
+	st, body = as("analyst1").do("GET", "/api/v1/workspaces/demo/dashboards", nil, "")
+	must(st, body, "dashboards")
+	dashID := body["dashboards"].([]any)[0].(map[string]any)["id"].(string)
 
 	spec := func(name string) map[string]any {
 		return map[string]any{"spec": map[string]any{
@@ -132,6 +135,14 @@ func TestAuthorisationMatrix(t *testing.T) {
 			body: func(string) any { return map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"} }},
 		{method: "GET", path: "/api/v1/workspaces/demo/queries", allowed: demoViewers},
 		{method: "GET", path: "/api/v1/workspaces/demo/queries/" + queryID, allowed: []string{"analyst1"}},
+		{method: "GET", path: "/api/v1/workspaces/demo/dashboards", allowed: []string{"analyst1", "planner1"}},
+		{method: "GET", path: "/api/v1/workspaces/demo/dashboards/" + dashID, allowed: []string{"analyst1", "planner1"}},
+		{method: "POST", path: "/api/v1/workspaces/demo/dashboards/" + dashID + "/refresh", allowed: []string{"analyst1", "planner1"}},
+		{method: "GET", path: "/api/v1/workspaces/demo/dashboards/" + dashID + "/panels/0", allowed: []string{"analyst1", "planner1"}},
+		{method: "POST", path: "/api/v1/workspaces/demo/dashboards", allowed: []string{"analyst1"},
+			body: func(string) any {
+				return map[string]any{"title": uniq("d"), "panels": []map[string]any{{"title": "p", "sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex", "chart": "table"}}}
+			}},
 		{method: "GET", path: "/api/v1/reviews", allowed: []string{"checker1", "checker2"}},
 		{method: "POST", path: "/api/v1/reviews/no-such-release", allowed: []string{},
 			body: func(string) any { return map[string]any{"verdict": "approved", "comment": "x"} }},

@@ -205,3 +205,52 @@ func TestOutputCheckingFlow(t *testing.T) {
 		t.Errorf("requester's result after release = %v", res)
 	}
 }
+
+// TestPlannerDashboard: serve --dev ships a dashboard; a planner (who cannot write SQL) reads it,
+// refreshes it through disclosure control and downloads a panel as CSV.
+func TestPlannerDashboard(t *testing.T) {
+	m, out := startDev(t, t.TempDir())
+	if !strings.Contains(out.String(), "created the demo dashboard") {
+		t.Errorf("no demo dashboard:\n%s", out.String())
+	}
+	planner := newClient(t, m, "planner1")
+	st, body := planner.do("GET", "/api/v1/workspaces/demo/dashboards", nil, "")
+	ds, _ := body["dashboards"].([]any)
+	if st != 200 || len(ds) != 1 {
+		t.Fatalf("dashboards = %d %v", st, body)
+	}
+	id := ds[0].(map[string]any)["id"].(string)
+	st, body = planner.do("POST", "/api/v1/workspaces/demo/dashboards/"+id+"/refresh", nil, "")
+	if st != 200 {
+		t.Fatalf("refresh = %d %v", st, body)
+	}
+	results := body["results"].([]any)
+	if len(results) != 3 {
+		t.Fatalf("results = %v", results)
+	}
+	for _, r := range results {
+		r := r.(map[string]any)
+		if r["error"] != nil || r["refreshed_by"] != "planner1" || r["release"] == "" {
+			t.Errorf("panel result = %v", r)
+		}
+	}
+	req, _ := http.NewRequest("GET", planner.base+"/api/v1/workspaces/demo/dashboards/"+id+"/panels/0", nil)
+	req.Header.Set("Authorization", "Bearer "+planner.token)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv" {
+		t.Errorf("panel CSV = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// Planners still cannot run their own SQL, nor create dashboards.
+	if st, _ := planner.do("POST", "/api/v1/workspaces/demo/dashboards", map[string]any{"title": "x", "panels": []map[string]any{{"title": "p", "sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex", "chart": "table"}}}, ""); st != 403 {
+		t.Errorf("planner created a dashboard: %d", st)
+	}
+	// A panel the analyser refuses is refused at creation, naming the panel.
+	st, body = newClient(t, m, "analyst1").do("POST", "/api/v1/workspaces/demo/dashboards", map[string]any{"title": "x", "panels": []map[string]any{{"title": "p", "sql": "SELECT * FROM patients", "chart": "table"}}}, "")
+	if st != 422 || !strings.Contains(toJSON(body), "Panel 1") {
+		t.Errorf("refused panel = %d %v", st, body)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -125,6 +126,7 @@ func (m *Main) Run(ctx context.Context) error {
 		Queries:           m.Store.Queries,
 		Transparency:      m.Store.Transparency,
 		Reviews:           m.Store.Reviews,
+		Dashboards:        m.Store.Dashboards,
 		Query:             m.Query,
 		Authenticate:      m.Auth.Middleware,
 		Mount:             m.Auth.Mount,
@@ -221,7 +223,8 @@ func (m *Main) queryService(ctx context.Context, cat *catalog.Catalog) (*query.S
 	}}
 	return &query.Service{
 		Workspaces: m.Store.Workspaces, Agreements: m.Store.Agreements, Releases: m.Store.Releases, Queries: m.Store.Queries,
-		Analyser: an, Workers: pool, Policy: query.DefaultPolicy(),
+		Dashboards: m.Store.Dashboards,
+		Analyser:   an, Workers: pool, Policy: query.DefaultPolicy(),
 		Databases: &query.Databases{Catalog: cat, Rekeyer: rk, Dir: filepath.Join(m.Config.DataDir, "workspaces"),
 			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads},
 	}, nil
@@ -311,7 +314,7 @@ func (m *Main) devSetup(ctx context.Context) error {
 	}
 	if len(missing) == 0 {
 		fmt.Fprintf(m.Stdout, "sde: demo data already ingested\n")
-		return nil
+		return m.demoDashboard(ctx)
 	}
 	tmp, err := os.MkdirTemp("", "sde-synth-")
 	if err != nil {
@@ -339,6 +342,37 @@ func (m *Main) devSetup(ctx context.Context) error {
 		fmt.Fprintf(m.Stdout, "sde: ingested %-20s v%d  %8d rows stored, %5d quarantined, linkage %5.1f%%  (%s)\n",
 			rep.Dataset, rep.Version, rep.Rows.OK, rep.Rows.Quarantined, 100*rep.LinkageRate, rep.Controller.Name)
 	}
+	return m.demoDashboard(ctx)
+}
+
+// demoDashboards are the planner dashboard serve --dev ships, created by analyst1.
+var demoDashboard = sde.Dashboard{
+	Workspace:   store.DevWorkspace,
+	Title:       "Long-term conditions and unplanned care",
+	Description: "North Riverside (synthetic data). Refreshing re-runs every panel through disclosure control.",
+	Panels: []sde.Panel{
+		{Title: "People on a long-term-condition register, by deprivation decile (1 = most deprived)", Chart: "bar", X: "imd_decile", Y: "people",
+			SQL: "SELECT p.imd_decile, count(DISTINCT e.person_id) AS people FROM gp_events e JOIN patients p ON p.person_id = e.person_id WHERE e.event_type = 'diagnosis' GROUP BY p.imd_decile ORDER BY p.imd_decile"},
+		{Title: "People on a register, by age band", Chart: "bar", X: "age_band", Y: "people",
+			SQL: "SELECT (2025 - year(p.birth_month)) // 10 * 10 AS age_band, count(DISTINCT e.person_id) AS people FROM gp_events e JOIN patients p ON p.person_id = e.person_id WHERE e.event_type = 'diagnosis' GROUP BY age_band ORDER BY age_band"},
+		{Title: "Emergency admissions by month", Chart: "line", X: "month", Y: "admissions",
+			SQL: "SELECT date_trunc('month', admission_date) AS month, count(*) AS admissions FROM hospital_admissions WHERE admission_method = 'emergency' GROUP BY month ORDER BY month"},
+	},
+}
+
+// demoDashboard creates the demo dashboard once.
+func (m *Main) demoDashboard(ctx context.Context) error {
+	as := sde.WithPrincipal(ctx, store.DevPrincipal("analyst1"))
+	ds, err := m.Store.Dashboards.List(as, store.DevWorkspace)
+	if err != nil || len(ds) > 0 {
+		return err
+	}
+	d := demoDashboard
+	d.Panels = slices.Clone(d.Panels)
+	if _, _, err := m.Query.CreateDashboard(as, &d); err != nil {
+		return err
+	}
+	fmt.Fprintf(m.Stdout, "sde: created the demo dashboard %q (%d panels)\n", d.Title, len(d.Panels))
 	return nil
 }
 

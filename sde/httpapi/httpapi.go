@@ -30,6 +30,7 @@ type Server struct {
 	Queries       sde.QueryService
 	Transparency  sde.TransparencyService
 	Reviews       sde.ReviewService
+	Dashboards    sde.DashboardService
 	// Query runs analysts' SQL along the query path; nil disables the query endpoints' work.
 	Query *query.Service
 	// Audit records every API request before its response is sent; nil only in unit tests.

@@ -60,6 +60,11 @@ func (s *Server) routes() []route {
 		{"POST", "/api/v1/workspaces/{ws}/queries", "query.run", false, s.runQuery},
 		{"GET", "/api/v1/workspaces/{ws}/queries", "query.list", false, s.listQueries},
 		{"GET", "/api/v1/workspaces/{ws}/queries/{id}", "query.read", false, s.getQuery},
+		{"POST", "/api/v1/workspaces/{ws}/dashboards", "dashboard.create", false, s.createDashboard},
+		{"GET", "/api/v1/workspaces/{ws}/dashboards", "dashboard.list", false, s.listDashboards},
+		{"GET", "/api/v1/workspaces/{ws}/dashboards/{id}", "dashboard.read", false, s.getDashboard},
+		{"POST", "/api/v1/workspaces/{ws}/dashboards/{id}/refresh", "dashboard.refresh", false, s.refreshDashboard},
+		{"GET", "/api/v1/workspaces/{ws}/dashboards/{id}/panels/{panel}", "dashboard.download", false, s.panelCSV},
 
 		{"GET", "/api/v1/reviews", "review.queue", false, s.reviewQueue},
 		{"POST", "/api/v1/reviews/{id}", "review.decide", false, s.reviewDecide},

@@ -114,7 +114,9 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 		if err != nil {
 			return err
 		}
-		if err := access(p, rec, rs.s.Now(), sde.RoleAnalyst); err != nil {
+		// Any member who may run queries or refresh dashboards needs the ledger's comparison; it
+		// never leaves the service.
+		if err := access(p, rec, rs.s.Now(), ""); err != nil {
 			return err
 		}
 		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL AND status = 'released' ORDER BY created_at, rowid", ws, key)

@@ -70,6 +70,7 @@ type Store struct {
 	Queries       *QueryService
 	Transparency  *TransparencyService
 	Reviews       *ReviewService
+	Dashboards    *DashboardService
 
 	now    func() time.Time
 	review time.Duration
@@ -136,6 +137,7 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 	s.Queries = &QueryService{s}
 	s.Transparency = &TransparencyService{s}
 	s.Reviews = &ReviewService{s}
+	s.Dashboards = &DashboardService{s}
 	return s, nil
 }
 

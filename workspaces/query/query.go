@@ -32,6 +32,7 @@ type Service struct {
 	Agreements sde.AgreementService
 	Releases   sde.ReleaseService
 	Queries    sde.QueryService
+	Dashboards sde.DashboardService
 	Analyser   *analyse.Analyser
 	Workers    *worker.Pool
 	Databases  *Databases
@@ -236,6 +237,68 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		return nil, sde.Errorf(sde.EREFUSED, "The result cannot be released: %s.", strings.TrimSuffix(why, "."))
 	}
 	return res, nil
+}
+
+// CreateDashboard stores a dashboard after checking every panel's query with the analyser
+// (the creator must be an analyst member), then refreshes it once.
+func (s *Service) CreateDashboard(ctx context.Context, d *sde.Dashboard) (*sde.Dashboard, []sde.PanelResult, error) {
+	if err := s.Workspaces.CanQuery(ctx, d.Workspace); err != nil {
+		return nil, nil, err
+	}
+	w, err := s.Workspaces.Get(ctx, d.Workspace)
+	if err != nil {
+		return nil, nil, err
+	}
+	ag, err := s.Agreements.Get(ctx, w.Agreement)
+	if err != nil {
+		return nil, nil, err
+	}
+	m, _, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
+	if err != nil {
+		return nil, nil, err
+	}
+	for i, p := range d.Panels {
+		if _, err := s.Analyser.Analyse(ctx, p.SQL, Schema(m)); err != nil {
+			return nil, nil, sde.Wrap(err, sde.ErrorCode(err), "Panel %d: %s", i+1, sde.ErrorMessage(err))
+		}
+	}
+	if err := s.Dashboards.Create(ctx, d); err != nil {
+		return nil, nil, err
+	}
+	return s.Refresh(ctx, d.Workspace, d.ID)
+}
+
+// Refresh runs every panel of a dashboard again through disclosure control, as the caller — any
+// member, planners included: the queries are the dashboard's, fixed when an analyst created it.
+// Each panel's release is recorded and kept in the dashboard's history.
+func (s *Service) Refresh(ctx context.Context, ws sde.WorkspaceID, id string) (*sde.Dashboard, []sde.PanelResult, error) {
+	if err := s.Workspaces.CanView(ctx, ws); err != nil {
+		return nil, nil, err
+	}
+	d, _, err := s.Dashboards.Get(ctx, ws, id)
+	if err != nil {
+		return nil, nil, err
+	}
+	w, err := s.Workspaces.Get(ctx, ws)
+	if err != nil {
+		return nil, nil, err
+	}
+	var results []sde.PanelResult
+	for i, p := range d.Panels {
+		pr := sde.PanelResult{Panel: i}
+		res, err := s.run(ctx, w, fmt.Sprintf("%s/%d/%d", id, i, time.Now().UnixNano()), p.SQL)
+		if err != nil {
+			pr.Error = &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
+		} else {
+			pr.Release = res.Release
+			pr.Result, _ = json.Marshal(res)
+		}
+		results = append(results, pr)
+	}
+	if err := s.Dashboards.Record(ctx, ws, id, results); err != nil {
+		return nil, nil, err
+	}
+	return s.Dashboards.Get(ctx, ws, id)
 }
 
 // Schema describes a workspace database to the analyser; each table's source names the dataset
