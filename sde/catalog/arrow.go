@@ -21,7 +21,7 @@ import (
 // or filters into the view (DESIGN.md), and a full copy asks for neither.
 func (s *session) loadArrow(ctx context.Context, path, name string) error {
 	bad := func(err error) error {
-		return sde.Wrap(err, sde.EINVALID, "The Arrow IPC file %q cannot be read: it is damaged, truncated or not Arrow IPC.", name)
+		return sde.Wrap(scrub(err), sde.EINVALID, "The Arrow IPC file %q cannot be read: it is damaged, truncated or not Arrow IPC.", name)
 	}
 	f, err := os.Open(path)
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -317,7 +318,7 @@ func (s *session) fail(err error, what string) error {
 	if oomRe.MatchString(err.Error()) {
 		return sde.Wrap(err, sde.ETOOLARGE, "The source is too large to ingest within the memory limit; raise the limit or split the file. Nothing was stored.")
 	}
-	return sde.Wrap(err, sde.EINTERNAL, "The ingest failed while trying to %s; nothing was stored.", what)
+	return sde.Wrap(scrub(err), sde.EINTERNAL, "The ingest failed while trying to %s; nothing was stored.", what)
 }
 
 // load reads the source into the in-memory table src, every column as text, in file order.
@@ -344,7 +345,7 @@ func (s *session) load(ctx context.Context, spec *Spec, path, name, format strin
 			if oomRe.MatchString(err.Error()) {
 				return s.fail(err, "read the source")
 			}
-			return sde.Wrap(err, sde.EINVALID, "The Parquet file %q cannot be read: it is damaged, truncated or not Parquet.", name)
+			return sde.Wrap(scrub(err), sde.EINVALID, "The Parquet file %q cannot be read: it is damaged, truncated or not Parquet.", name)
 		}
 	case "arrow":
 		if err := s.loadArrow(ctx, path, name); err != nil {
@@ -372,6 +373,21 @@ func (s *session) load(ctx context.Context, spec *Spec, path, name, format strin
 
 var csvLineRe = regexp.MustCompile(`CSV Error on Line: (\d+)`)
 
+// scrub keeps only the kind of a DuckDB or parser error ("Invalid Input Error", with the line
+// number if there is one) for the log: DuckDB quotes the offending row, and a source row holds
+// raw identifiers that must reach neither disk nor logs.
+func scrub(err error) error {
+	msg := err.Error()
+	kind, _, _ := strings.Cut(msg, ":")
+	if len(kind) > 60 || strings.ContainsAny(kind, "0123456789'\"") {
+		kind = "error"
+	}
+	if m := csvLineRe.FindStringSubmatch(msg); m != nil {
+		kind += " at line " + m[1]
+	}
+	return errors.New("ingest: " + kind + " (details withheld: they may quote source data)")
+}
+
 // csvError explains a structural CSV error by line number and kind, never by content.
 func csvError(err error, s *session) error {
 	msg := err.Error()
@@ -384,13 +400,13 @@ func csvError(err error, s *session) error {
 	}
 	switch {
 	case strings.Contains(msg, "unterminated quote"):
-		return sde.Wrap(err, sde.EINVALID, "The CSV file is malformed%s: a quoted value is never closed (a stray quote?). Nothing was stored.", line)
+		return sde.Wrap(scrub(err), sde.EINVALID, "The CSV file is malformed%s: a quoted value is never closed (a stray quote?). Nothing was stored.", line)
 	case strings.Contains(msg, "Expected Number of Columns"):
-		return sde.Wrap(err, sde.EINVALID, "The CSV file is malformed%s: the row has a different number of fields from the header. Nothing was stored.", line)
+		return sde.Wrap(scrub(err), sde.EINVALID, "The CSV file is malformed%s: the row has a different number of fields from the header. Nothing was stored.", line)
 	case strings.Contains(msg, "Invalid unicode") || strings.Contains(msg, "UTF-8"):
-		return sde.Wrap(err, sde.EINVALID, "The CSV file is not valid UTF-8%s. Nothing was stored.", line)
+		return sde.Wrap(scrub(err), sde.EINVALID, "The CSV file is not valid UTF-8%s. Nothing was stored.", line)
 	}
-	return sde.Wrap(err, sde.EINVALID, "The CSV file cannot be parsed%s. Nothing was stored.", line)
+	return sde.Wrap(scrub(err), sde.EINVALID, "The CSV file cannot be parsed%s. Nothing was stored.", line)
 }
 
 // readCSVHeader returns the header row's column names.
@@ -410,7 +426,7 @@ func readCSVHeader(path, name string) ([]string, error) {
 	if err == io.EOF {
 		return nil, sde.Errorf(sde.EINVALID, "The source file %q is empty.", name)
 	} else if err != nil {
-		return nil, sde.Wrap(err, sde.EINVALID, "The header row of %q cannot be parsed.", name)
+		return nil, sde.Wrap(scrub(err), sde.EINVALID, "The header row of %q cannot be parsed.", name)
 	}
 	for i := range header {
 		header[i] = strings.TrimSpace(header[i])
@@ -444,11 +460,27 @@ func checkColumns(spec *Spec, got []string) error {
 	if len(missing) > 0 {
 		parts = append(parts, "missing "+quoteList(missing))
 	}
-	if len(extra) > 0 {
-		parts = append(parts, "not in the spec "+quoteList(extra))
+	// Only names that look like column names are echoed: without a header row, the "names" are
+	// the first data row, raw identifiers included.
+	var named []string
+	unnamed := 0
+	for _, x := range extra {
+		if identRe.MatchString(x) {
+			named = append(named, x)
+		} else {
+			unnamed++
+		}
 	}
-	if len(dup) > 0 {
+	if len(named) > 0 {
+		parts = append(parts, "not in the spec "+quoteList(named))
+	}
+	if unnamed > 0 {
+		parts = append(parts, fmt.Sprintf("%d columns whose names are not column names (is the header row missing?)", unnamed))
+	}
+	if len(dup) > 0 && len(dup) == len(slices.DeleteFunc(slices.Clone(dup), func(d string) bool { return !identRe.MatchString(d) })) {
 		parts = append(parts, "repeated "+quoteList(dup))
+	} else if len(dup) > 0 {
+		parts = append(parts, "repeated column names")
 	}
 	if len(parts) > 0 {
 		return sde.Errorf(sde.EINVALID, "The source's columns do not match the spec for %q: %s. Nothing was stored.", spec.Name, strings.Join(parts, "; "))

@@ -467,3 +467,26 @@ func TestProgressHeartbeat(t *testing.T) {
 		t.Errorf("no heartbeat: %q", w.String())
 	}
 }
+
+// TestErrorsNeverQuoteSourceData: a malformed row or a missing header gives a message and a
+// logged cause without the row's values (second security review, F4).
+func TestErrorsNeverQuoteSourceData(t *testing.T) {
+	cat, _ := Open(t.TempDir())
+	src := t.TempDir()
+	header := "nhs_number,family_name,date_of_birth,postcode,lsoa,imd_decile\n"
+	for name, content := range map[string]string{
+		"ragged.csv":   header + "9434765919,Smith,1950-03-14,LS1 4AP,E01000001,3,extra\n",
+		"quote.csv":    header + "9434765919,\"Smith,1950-03-14,LS1 4AP,E01000001,3\n9434765870,Jones,1982-11-02,LS6 2QT,E01000002,7\n",
+		"noheader.csv": "9434765919,Smith,1950-03-14,LS1 4AP,E01000001,3\n",
+	} {
+		_, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, name, content), Pseudonymiser: keyring(t)})
+		if err == nil {
+			t.Fatalf("%s: ingest succeeded", name)
+		}
+		for _, raw := range []string{"9434765919", "Smith"} {
+			if strings.Contains(err.Error(), raw) { // err.Error() includes the logged cause
+				t.Errorf("%s: error or its cause quotes source data: %v", name, err)
+			}
+		}
+	}
+}
