@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 	"time"
 
@@ -200,8 +201,20 @@ func (l *Login) logout(w http.ResponseWriter, r *http.Request) {
 // safeNext keeps post-sign-in redirects on this site: a local absolute path, never "//host" or
 // "/\host" (which browsers treat as another site).
 func safeNext(next string) string {
-	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") || len(next) > 2000 {
+	// Backslashes are refused outright (browsers read them as slashes), and the path is judged
+	// after cleaning, as http.Redirect will clean it: "/./\\evil" and "/a/../\\evil" became
+	// "/\\evil", another site (second security review, F1).
+	if next == "" || next[0] != '/' || strings.ContainsRune(next, '\\') || len(next) > 2000 {
 		return "/"
+	}
+	p, query, _ := strings.Cut(next, "?")
+	if cleaned := path.Clean(p); strings.HasPrefix(cleaned, "//") {
+		return "/"
+	} else {
+		next = cleaned
+		if query != "" {
+			next += "?" + query
+		}
 	}
 	for _, r := range next {
 		if r < 0x20 || r == 0x7f {

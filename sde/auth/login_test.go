@@ -292,6 +292,12 @@ func TestSafeNext(t *testing.T) {
 		"javascript:alert(1)":  "/",
 		"relative":             "/",
 		"/a\r\nSet-Cookie: x":  "/",
+		// Second security review, F1: paths that clean to /\host or //host.
+		"/./\\evil.example":    "/",
+		"/a/../\\evil.example": "/",
+		"/.//evil.example":     "/",
+		"/a/..//evil.example":  "/",
+		"/workspaces/./demo":   "/workspaces/demo",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
