@@ -204,7 +204,7 @@ func safeNext(next string) string {
 	// Backslashes are refused outright (browsers read them as slashes), and the path is judged
 	// after cleaning, as http.Redirect will clean it: "/./\\evil" and "/a/../\\evil" became
 	// "/\\evil", another site (second security review, F1).
-	if next == "" || next[0] != '/' || strings.ContainsRune(next, '\\') || len(next) > 2000 {
+	if next == "" || next[0] != '/' || strings.HasPrefix(next, "//") || strings.ContainsRune(next, '\\') || len(next) > 2000 {
 		return "/"
 	}
 	p, query, _ := strings.Cut(next, "?")

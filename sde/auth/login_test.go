@@ -295,8 +295,8 @@ func TestSafeNext(t *testing.T) {
 		// Second security review, F1: paths that clean to /\host or //host.
 		"/./\\evil.example":    "/",
 		"/a/../\\evil.example": "/",
-		"/.//evil.example":     "/",
-		"/a/..//evil.example":  "/",
+		"/.//evil.example":     "/evil.example", // a path on this site
+		"/a/..//evil.example":  "/evil.example",
 		"/workspaces/./demo":   "/workspaces/demo",
 	} {
 		if got := safeNext(in); got != want {
