@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opensde/sde/sde"
 )
@@ -487,4 +488,28 @@ func sliceString(ids []sde.WorkspaceID) string {
 		s[i] = string(id)
 	}
 	return "[" + strings.Join(s, " ") + "]"
+}
+
+// TestMembersAddedAfterRequestNeedConfirmation: first activation confirms only the members named
+// in the request, not ones the requester added while approvals were pending (second review F2).
+func TestMembersAddedAfterRequestNeedConfirmation(t *testing.T) {
+	st, c := seeded(t)
+	ws := &sde.Workspace{Name: "later", Purpose: "Test.", Agreement: DevAgreement,
+		Datasets: []sde.DatasetScope{{Dataset: "patients"}}, EndDate: c.Now().Add(30 * day)}
+	if err := st.Workspaces.Request(as(t, "analyst1"), ws); err != nil {
+		t.Fatal(err)
+	}
+	c.Advance(time.Hour)
+	if _, err := st.Workspaces.AddMember(as(t, "analyst1"), "later", "analyst2", sde.RoleAnalyst); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Workspaces.Decide(as(t, "controller-gp"), "later", sde.Decision{Dataset: "patients", Verdict: sde.DecisionApproved}); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Workspaces.CanQuery(as(t, "analyst1"), "later"); err != nil {
+		t.Errorf("the requester cannot query the approved workspace: %v", err)
+	}
+	if err := st.Workspaces.CanQuery(as(t, "analyst2"), "later"); code(err) != sde.EFORBIDDEN {
+		t.Errorf("a member added after the request was confirmed by activation: %v", err)
+	}
 }

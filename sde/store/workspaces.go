@@ -349,12 +349,14 @@ func syncWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		}
 		if state == sde.WorkspaceActive && ws.ActivateAt == nil {
 			// The controllers approved the request with its member list, so first activation
-			// confirms the members named so far; later additions need their own confirmation.
+			// confirms the members named in the request.
 			if _, err := tx.ExecContext(ctx, "UPDATE workspaces SET activated_at = ? WHERE id = ?", ts(now), id); err != nil {
 				return nil, err
 			}
-			if _, err := tx.ExecContext(ctx, "UPDATE memberships SET confirmed_at = ?, confirmed_by = ?, lapsed_at = NULL WHERE workspace_id = ? AND confirmed_at IS NULL",
-				ts(now), actor, id); err != nil {
+			// Only members named in the request: one the requester added afterwards was never
+			// seen by a controller and needs their own confirmation (second security review, F2).
+			if _, err := tx.ExecContext(ctx, "UPDATE memberships SET confirmed_at = ?, confirmed_by = ?, lapsed_at = NULL WHERE workspace_id = ? AND confirmed_at IS NULL AND added_at <= (SELECT created_at FROM workspaces WHERE id = ?)",
+				ts(now), actor, id, id); err != nil {
 				return nil, err
 			}
 		}
