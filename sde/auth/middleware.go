@@ -3,6 +3,7 @@ package auth
 import (
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 
 	"github.com/opensde/sde/sde"
@@ -53,12 +54,52 @@ func middleware(v *Verifier, sessions *Sessions, logger *slog.Logger) func(http.
 					writeError(w, r, logger, err)
 					return
 				}
+				if err := sameOrigin(r); err != nil {
+					writeError(w, r, logger, err)
+					return
+				}
 				next.ServeHTTP(w, r.WithContext(sde.WithPrincipal(r.Context(), p)))
 				return
 			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// sameOrigin refuses a cookie-authenticated request that changes something unless it comes from
+// this site's own pages: a browser sends the cookie with requests other sites make it send
+// (second security review, F5). Bearer tokens are never sent by a browser on its own, so they
+// need no such check.
+func sameOrigin(r *http.Request) error {
+	switch {
+	case r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions:
+		return nil
+	case strings.HasPrefix(r.URL.Path, loginPrefix):
+		return nil // the sign-in flow guards itself with its state cookie; logout is harmless
+	}
+	forbidden := sde.Errorf(sde.EFORBIDDEN, "This request did not come from the SDE's own pages; reload the page and try again.")
+	switch r.Header.Get("Sec-Fetch-Site") {
+	case "same-origin", "none":
+	case "":
+		// Older browsers: the Origin header must name this host.
+		origin := r.Header.Get("Origin")
+		if origin == "" {
+			return forbidden
+		}
+		u, err := url.Parse(origin)
+		if err != nil || u.Host != r.Host {
+			return forbidden
+		}
+	default:
+		return forbidden
+	}
+	// The content types a plain HTML form can send are never what the API takes from a browser.
+	ct := strings.ToLower(strings.TrimSpace(strings.Split(r.Header.Get("Content-Type"), ";")[0]))
+	switch ct {
+	case "text/plain", "application/x-www-form-urlencoded", "multipart/form-data":
+		return forbidden
+	}
+	return nil
 }
 
 // writeError answers in the service's one error shape; the cause goes only to the log.
