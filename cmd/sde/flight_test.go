@@ -35,6 +35,7 @@ import (
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
 
+	"github.com/opensde/sde/sde/audit"
 	"github.com/opensde/sde/sde/auth"
 	sdeflight "github.com/opensde/sde/sde/flight"
 )
@@ -420,4 +421,38 @@ func selfSigned(t *testing.T, dir string) (certFile, keyFile string, pool *x509.
 	pool = x509.NewCertPool()
 	pool.AddCert(cert)
 	return certFile, keyFile, pool
+}
+
+// TestFlightMetadataIsAudited: schema-browser calls over Flight are on the audit log like REST's,
+// refusals included (second security review, F6).
+func TestFlightMetadataIsAudited(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	c := flightClient(t, m)
+	info, err := c.GetTables(as(t, m, "analyst1", "demo"), &flightsql.GetTablesOpts{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr, err := c.DoGet(as(t, m, "analyst1", "demo"), info.Endpoint[0].Ticket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdr.Release()
+	if info, err := c.GetTables(as(t, m, "analyst2", "demo"), &flightsql.GetTablesOpts{}); err == nil {
+		if _, err := c.DoGet(as(t, m, "analyst2", "demo"), info.Endpoint[0].Ticket); err == nil {
+			t.Fatal("analyst2 listed demo's tables")
+		}
+	}
+	f, err := os.Open(audit.Path(m.Config.DataDir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var out strings.Builder
+	if _, err := audit.Export(f, &out, audit.Filter{Action: "workspace.tables"}); err != nil {
+		t.Fatal(err)
+	}
+	log := out.String()
+	if !strings.Contains(log, `"analyst1"`) || !strings.Contains(log, `"analyst2"`) || !strings.Contains(log, `"refused"`) || !strings.Contains(log, `"flight"`) {
+		t.Errorf("audit of Flight metadata calls:\n%s", log)
+	}
 }

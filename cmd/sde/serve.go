@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"slices"
@@ -148,7 +149,13 @@ func (m *Main) Run(ctx context.Context) error {
 	}
 	// The dev issuer needs the bound port, so identity starts after Listen; until then signed
 	// requests get 503.
-	if err := m.Auth.Start(ctx, auth.Options{Config: m.Config.Auth, DataDir: m.Config.DataDir, Dev: m.Dev, Addr: m.HTTP.Addr(), Logger: m.Logger}); err != nil {
+	signins := func(r *http.Request, p *sde.Principal, action string) error {
+		ev := audit.FromPrincipal(p, action, audit.OutcomeOK)
+		ev.RemoteAddr = r.RemoteAddr
+		_, err := m.Audit.Append(r.Context(), ev)
+		return err
+	}
+	if err := m.Auth.Start(ctx, auth.Options{Config: m.Config.Auth, DataDir: m.Config.DataDir, Dev: m.Dev, Addr: m.HTTP.Addr(), Logger: m.Logger, Audit: signins}); err != nil {
 		return err
 	}
 	fmt.Fprintf(m.Stdout, "sde: listening on http://%s (data in %s)\n", m.HTTP.Addr(), m.Config.DataDir)

@@ -43,6 +43,8 @@ type Login struct {
 	oauth     oauth2.Config
 	canonical *url.URL
 	Logger    *slog.Logger
+	// Audit records sign-ins and sign-outs (see Options.Audit).
+	Audit func(r *http.Request, p *sde.Principal, action string) error
 }
 
 // NewLogin prepares the browser sign-in. The verifier's Config must have a RedirectURL ending in
@@ -181,6 +183,12 @@ func (l *Login) callback(w http.ResponseWriter, r *http.Request) {
 		l.fail(w, r, err)
 		return
 	}
+	if l.Audit != nil {
+		if err := l.Audit(r, p, "auth.signin"); err != nil {
+			l.fail(w, r, err)
+			return
+		}
+	}
 	if err := l.s.Set(w, r, p); err != nil {
 		l.fail(w, r, err)
 		return
@@ -193,6 +201,12 @@ func (l *Login) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Login) logout(w http.ResponseWriter, r *http.Request) {
+	if p, err := l.s.Principal(r); err == nil && l.Audit != nil {
+		if err := l.Audit(r, p, "auth.signout"); err != nil {
+			l.fail(w, r, err)
+			return
+		}
+	}
 	l.s.Clear(w, r)
 	w.Header().Set("Cache-Control", "no-store")
 	http.Redirect(w, r, safeNext(r.URL.Query().Get("next")), http.StatusSeeOther)

@@ -337,3 +337,36 @@ func TestDevLoginPage(t *testing.T) {
 		t.Errorf("discovery: %+v", disc)
 	}
 }
+
+// TestSignInAndOutAreAudited: the audit hook sees each sign-in and sign-out, and a failing hook
+// refuses the sign-in (second security review, F6).
+func TestSignInAndOutAreAudited(t *testing.T) {
+	e := newEnv(t, Config{})
+	var events []string
+	fail := false
+	e.svc.Login.Audit = func(r *http.Request, p *sde.Principal, action string) error {
+		if fail {
+			return sde.Errorf(sde.EUNAVAILABLE, "The audit log cannot be written.")
+		}
+		events = append(events, action+" "+string(p.User))
+		return nil
+	}
+	c, _ := browser()
+	if resp, body := signIn(t, c, e.srv.URL, "checker1", "/whoami"); resp.StatusCode != 200 {
+		t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
+	}
+	req, _ := http.NewRequest("POST", e.srv.URL+"/auth/logout", nil)
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if strings.Join(events, ",") != "auth.signin checker1,auth.signout checker1" {
+		t.Errorf("audited %v", events)
+	}
+	fail = true
+	c2, _ := browser()
+	if resp, _ := signIn(t, c2, e.srv.URL, "checker2", "/whoami"); resp.StatusCode == 200 {
+		t.Error("signed in although the audit log could not be written")
+	}
+}

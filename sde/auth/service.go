@@ -19,6 +19,9 @@ type Options struct {
 	Dev     bool   // run the built-in development issuer on the service's own server
 	Addr    string // the address the service listens on (names the dev issuer's URL)
 	Logger  *slog.Logger
+	// Audit, if set, records each browser sign-in and sign-out ("auth.signin", "auth.signout")
+	// before the response; an error refuses the sign-in (fail closed).
+	Audit func(r *http.Request, p *sde.Principal, action string) error
 }
 
 // Service is identity for a running server. It exists in two steps because in development the
@@ -115,7 +118,7 @@ func (s *Service) Start(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	login.Logger = o.Logger
+	login.Logger, login.Audit = o.Logger, o.Audit
 	// A fresh mux: ServeMux routes may be added while serving, but a mux that is only ever
 	// published complete is simpler to reason about.
 	full := http.NewServeMux()

@@ -2,6 +2,8 @@ package flight
 
 import (
 	"context"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 	"regexp"
 	"strings"
 
@@ -57,8 +59,16 @@ func (s *Server) catalogWorkspace(ctx context.Context, catalog *string) (sde.Wor
 			return "", err
 		}
 	}
-	if err := s.o.Query.Workspaces.CanView(ctx, ws); err != nil {
-		return "", Status(err)
+	// Metadata calls are on the record like the REST schema browser, refusals included (second
+	// security review, F6); if the record cannot be written the call is refused.
+	viewErr := s.o.Query.Workspaces.CanView(ctx, ws)
+	ev := s.event(ctx, ws, "", viewErr)
+	ev.Action = "workspace.tables"
+	if aerr := s.audit(ctx, ev); aerr != nil {
+		return "", status.Error(codes.Unavailable, "The audit log cannot be written, so the request was refused. Try again later.")
+	}
+	if viewErr != nil {
+		return "", Status(viewErr)
 	}
 	return ws, nil
 }

@@ -231,10 +231,11 @@ func (s *Server) requestWorkspace(w http.ResponseWriter, r *http.Request) error 
 	if err := decode(r, &ws); err != nil {
 		return err
 	}
-	target(r, ws.ID, "")
+	target(r, sde.WorkspaceID(ws.Name), "")
 	if err := s.Workspaces.Request(r.Context(), &ws); err != nil {
 		return err
 	}
+	target(r, ws.ID, "") // the store names the workspace
 	return writeJSON(w, http.StatusCreated, ws)
 }
 
