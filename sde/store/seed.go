@@ -206,11 +206,24 @@ func DevSeed(ctx context.Context, st *Store, specs ...[]byte) error {
 	}
 	for _, m := range ws.Members {
 		if m.Lapsed || m.ReviewDue.Before(now.Add(7*24*time.Hour)) {
-			// A controller of one of the workspace's own datasets confirms memberships.
-			if ws, err = st.Workspaces.ConfirmMember(as(controllerOf(ws.Approvals[0].Organisation)), DevWorkspace, m.User); err != nil {
-				return err
+			// Every organisation whose data the workspace uses confirms the membership.
+			for _, org := range approvalOrgs(ws) {
+				if ws, err = st.Workspaces.ConfirmMember(as(controllerOf(org)), DevWorkspace, m.User); err != nil {
+					return err
+				}
 			}
 		}
 	}
 	return nil
+}
+
+// approvalOrgs lists the organisations whose datasets a workspace uses.
+func approvalOrgs(ws *sde.Workspace) []sde.OrgCode {
+	var out []sde.OrgCode
+	for _, a := range ws.Approvals {
+		if !slices.Contains(out, a.Organisation) {
+			out = append(out, a.Organisation)
+		}
+	}
+	return out
 }

@@ -325,6 +325,11 @@ func TestWorkspaceLifecycle(t *testing.T) {
 		wantCode(t, "confirming a non-member", err, sde.ENOTFOUND)
 		ws, err = st.Workspaces.ConfirmMember(as(t, "controller-gp"), "ws", "analyst1")
 		wantCode(t, "controller confirms", err, "")
+		// The workspace also uses the acute collaborative's data: its controller must confirm
+		// too (second security review, F3).
+		wantCode(t, "one of two organisations confirmed", st.Workspaces.CanQuery(as(t, "analyst1"), "ws"), sde.EFORBIDDEN)
+		ws, err = st.Workspaces.ConfirmMember(as(t, "controller-acute"), "ws", "analyst1")
+		wantCode(t, "second controller confirms", err, "")
 		if ws.Members[0].Lapsed || !ws.Members[0].ReviewDue.Equal(c.Now().Add(30*day)) {
 			t.Fatalf("confirmed member %+v", ws.Members[0])
 		}
@@ -384,15 +389,24 @@ func TestMembershipAndVisibility(t *testing.T) {
 	if _, err := st.Workspaces.ConfirmMember(as(t, "controller-acute"), "ws", "analyst2"); err != nil {
 		t.Fatal(err)
 	}
+	wantCode(t, "confirmed by one of two organisations", st.Workspaces.CanQuery(as(t, "analyst2"), "ws"), sde.EFORBIDDEN)
+	if _, err := st.Workspaces.ConfirmMember(as(t, "controller-gp"), "ws", "analyst2"); err != nil {
+		t.Fatal(err)
+	}
 	wantCode(t, "confirmed member queries", st.Workspaces.CanQuery(as(t, "analyst2"), "ws"), "")
 
-	// A controller's own addition is confirmed at once.
+	// A controller's own addition counts as their organisation's confirmation; the other
+	// organisation must still confirm (second security review, F3).
 	if err := st.People.Register(as(t, "admin"), &sde.Person{ID: "planner2", Name: "P2", Organisation: "RVICB", Roles: []sde.Role{sde.RolePlanner}}); err != nil {
 		t.Fatal(err)
 	}
 	ws, err = st.Workspaces.AddMember(as(t, "controller-gp"), "ws", "planner2", sde.RolePlanner)
+	if err != nil || !member(ws, "planner2").ConfirmedAt.IsZero() {
+		t.Fatalf("a member added by one of two controllers is confirmed: %v", err)
+	}
+	ws, err = st.Workspaces.ConfirmMember(as(t, "controller-acute"), "ws", "planner2")
 	if err != nil || member(ws, "planner2").ConfirmedAt.IsZero() {
-		t.Fatalf("controller adds: %v", err)
+		t.Fatalf("confirmed by both organisations: %v", err)
 	}
 
 	// Removal: a member may leave; strangers may not remove.

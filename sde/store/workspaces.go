@@ -355,8 +355,14 @@ func syncWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 			}
 			// Only members named in the request: one the requester added afterwards was never
 			// seen by a controller and needs their own confirmation (second security review, F2).
-			if _, err := tx.ExecContext(ctx, "UPDATE memberships SET confirmed_at = ?, confirmed_by = ?, lapsed_at = NULL WHERE workspace_id = ? AND confirmed_at IS NULL AND added_at <= (SELECT created_at FROM workspaces WHERE id = ?)",
-				ts(now), actor, id, id); err != nil {
+			// Every organisation approved the request with these members: each confirms them.
+			if _, err := tx.ExecContext(ctx, `INSERT OR IGNORE INTO membership_confirmations (workspace_id, user_id, organisation, confirmed_at, confirmed_by)
+				SELECT m.workspace_id, m.user_id, a.organisation, ?, a.by_user FROM memberships m JOIN approvals a ON a.workspace_id = m.workspace_id
+				WHERE m.workspace_id = ? AND m.confirmed_at IS NULL AND m.added_at <= (SELECT created_at FROM workspaces WHERE id = ?)`,
+				ts(now), id, id); err != nil {
+				return nil, err
+			}
+			if err := recomputeConfirmations(ctx, tx, id); err != nil {
 				return nil, err
 			}
 		}
@@ -687,14 +693,16 @@ func (svc *WorkspaceService) AddMember(ctx context.Context, id sde.WorkspaceID, 
 		if !slices.Contains(person.Roles, role) {
 			return sde.Errorf(sde.EINVALID, "%s does not hold the %s role.", user, role)
 		}
-		var confirmedAt, confirmedBy any
-		// A controller's addition counts as confirmation, except of themselves or their own request.
-		if isController && user != p.User && ws.CreatedBy != p.User && ws.ActivateAt != nil {
-			confirmedAt, confirmedBy = ts(now), string(p.User)
-		}
-		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (workspace_id, user_id, role, added_at, added_by, confirmed_at, confirmed_by) VALUES (?, ?, ?, ?, ?, ?, ?)",
-			ws.ID, user, role, ts(now), p.User, confirmedAt, confirmedBy); err != nil {
+		if _, err := tx.ExecContext(ctx, "INSERT INTO memberships (workspace_id, user_id, role, added_at, added_by) VALUES (?, ?, ?, ?, ?)",
+			ws.ID, user, role, ts(now), p.User); err != nil {
 			return err
+		}
+		// A controller's addition counts as their organisation's confirmation, except of
+		// themselves or their own request; the other organisations must still confirm.
+		if isController && user != p.User && ws.CreatedBy != p.User && ws.ActivateAt != nil {
+			if err := confirmFor(ctx, tx, ws.ID, user, p, now); err != nil {
+				return err
+			}
 		}
 		return addEvent(ctx, tx, &sde.WorkspaceEvent{Workspace: ws.ID, At: now, Kind: "member_added", Actor: p.User, Subject: string(user), To: string(role)})
 	})
@@ -723,12 +731,11 @@ func (svc *WorkspaceService) ConfirmMember(ctx context.Context, id sde.Workspace
 		case member(ws, user) == nil:
 			return sde.Errorf(sde.ENOTFOUND, "%s is not a member of the workspace.", user)
 		}
-		if _, err := tx.ExecContext(ctx, "UPDATE memberships SET confirmed_at = ?, confirmed_by = ?, lapsed_at = NULL WHERE workspace_id = ? AND user_id = ?",
-			ts(now), p.User, ws.ID, user); err != nil {
+		if err := confirmFor(ctx, tx, ws.ID, user, p, now); err != nil {
 			return err
 		}
 		return addEvent(ctx, tx, &sde.WorkspaceEvent{Workspace: ws.ID, At: now, Kind: "member_confirmed", Actor: p.User, Subject: string(user),
-			Reason: fmt.Sprintf("Confirmed until %s.", now.Add(svc.s.review).Format(time.DateOnly))})
+			Reason: fmt.Sprintf("Confirmed for %s until %s.", p.Organisation, now.Add(svc.s.review).Format(time.DateOnly))})
 	})
 }
 
@@ -743,6 +750,9 @@ func (svc *WorkspaceService) RemoveMember(ctx context.Context, id sde.WorkspaceI
 			return sde.Errorf(sde.ENOTFOUND, "%s is not a member of the workspace.", user)
 		}
 		if _, err := tx.ExecContext(ctx, "DELETE FROM memberships WHERE workspace_id = ? AND user_id = ?", ws.ID, user); err != nil {
+			return err
+		}
+		if _, err := tx.ExecContext(ctx, "DELETE FROM membership_confirmations WHERE workspace_id = ? AND user_id = ?", ws.ID, user); err != nil {
 			return err
 		}
 		return addEvent(ctx, tx, &sde.WorkspaceEvent{Workspace: ws.ID, At: now, Kind: "member_removed", Actor: p.User, Subject: string(user)})
@@ -844,4 +854,36 @@ func access(p *sde.Principal, rec *wsRecord, now time.Time, role sde.Role) error
 		return sde.Errorf(sde.EFORBIDDEN, "Your membership lapsed on %s; a controller must re-confirm it.", m.ReviewDue.Format(time.DateOnly))
 	}
 	return nil
+}
+
+// confirmFor records p's organisation's confirmation of a membership and recomputes it.
+func confirmFor(ctx context.Context, tx *sql.Tx, ws sde.WorkspaceID, user sde.UserID, p *sde.Principal, now time.Time) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO membership_confirmations (workspace_id, user_id, organisation, confirmed_at, confirmed_by) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, user_id, organisation) DO UPDATE SET confirmed_at = excluded.confirmed_at, confirmed_by = excluded.confirmed_by`,
+		ws, user, p.Organisation, ts(now), p.User); err != nil {
+		return err
+	}
+	return recomputeConfirmations(ctx, tx, ws)
+}
+
+// recomputeConfirmations sets each membership's confirmed_at to the oldest confirmation among the
+// organisations whose datasets the workspace uses, or NULL while any of them has not confirmed:
+// a member sees every organisation's data, so every organisation vouches for them (second security
+// review, F3). A membership confirmed anew by all is no longer lapsed.
+func recomputeConfirmations(ctx context.Context, tx *sql.Tx, ws sde.WorkspaceID) error {
+	_, err := tx.ExecContext(ctx, `UPDATE memberships AS m SET
+		confirmed_at = c.oldest, confirmed_by = c.by,
+		lapsed_at = CASE WHEN c.oldest IS NOT NULL AND (m.confirmed_at IS NULL OR c.oldest > m.confirmed_at) THEN NULL ELSE m.lapsed_at END
+		FROM (
+			SELECT m2.user_id,
+				CASE WHEN count(mc.organisation) = (SELECT count(DISTINCT organisation) FROM approvals WHERE workspace_id = ?) THEN min(mc.confirmed_at) END AS oldest,
+				(SELECT confirmed_by FROM membership_confirmations x WHERE x.workspace_id = ? AND x.user_id = m2.user_id ORDER BY confirmed_at LIMIT 1) AS by
+			FROM memberships m2
+			LEFT JOIN membership_confirmations mc ON mc.workspace_id = m2.workspace_id AND mc.user_id = m2.user_id
+				AND mc.organisation IN (SELECT organisation FROM approvals WHERE workspace_id = ?)
+			WHERE m2.workspace_id = ?
+			GROUP BY m2.user_id
+		) AS c
+		WHERE m.workspace_id = ? AND m.user_id = c.user_id`, ws, ws, ws, ws, ws)
+	return err
 }
