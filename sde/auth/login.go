@@ -201,11 +201,15 @@ func (l *Login) callback(w http.ResponseWriter, r *http.Request) {
 }
 
 func (l *Login) logout(w http.ResponseWriter, r *http.Request) {
-	if p, err := l.s.Principal(r); err == nil && l.Audit != nil {
-		if err := l.Audit(r, p, "auth.signout"); err != nil {
-			l.fail(w, r, err)
-			return
+	if p, err := l.s.Principal(r); err == nil && p != nil {
+		if l.Audit != nil {
+			if err := l.Audit(r, p, "auth.signout"); err != nil {
+				l.fail(w, r, err)
+				return
+			}
 		}
+		// A copy of the cookie kept elsewhere must not outlive the sign-out.
+		l.s.Revoke(p.User)
 	}
 	l.s.Clear(w, r)
 	w.Header().Set("Cache-Control", "no-store")

@@ -146,6 +146,18 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Errorf("whoami with cookie: %s", b)
 	}
 
+	// Keep a copy of the session cookie, as an attacker who stole it would.
+	u, _ := url.Parse(e.srv.URL)
+	var stolen *http.Cookie
+	for _, ck := range c.Jar.Cookies(u) {
+		if ck.Name == sessionCookie {
+			stolen = ck
+		}
+	}
+	if stolen == nil {
+		t.Fatal("no session cookie to keep")
+	}
+
 	// Sign-out clears it.
 	resp, err = c.Post(e.srv.URL+LogoutPath, "", nil)
 	if err != nil {
@@ -157,6 +169,17 @@ func TestBrowserSignIn(t *testing.T) {
 	resp.Body.Close()
 	if strings.TrimSpace(string(b)) != "null" {
 		t.Errorf("after logout: %s", b)
+	}
+	// And the kept copy no longer works (second security review, F5).
+	req, _ := http.NewRequest("GET", e.srv.URL+"/whoami", nil)
+	req.AddCookie(stolen)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Errorf("a session cookie replayed after sign-out: %d", resp.StatusCode)
+		}
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/opensde/sde/sde"
@@ -33,6 +34,12 @@ type Sessions struct {
 	ttl    time.Duration
 	secure bool
 	now    func() time.Time
+
+	// signedOut records when each user last signed out: sessions issued before then are refused
+	// (second security review, F5). Kept in memory: a restart forgets it, and several service
+	// processes would need it shared.
+	mu        sync.Mutex
+	signedOut map[sde.UserID]time.Time
 }
 
 // SessionOptions shape the cookies.
@@ -95,6 +102,7 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 type session struct {
 	Principal *sde.Principal `json:"p"`
 	Issued    int64          `json:"iat"`
+	IssuedNS  int64          `json:"ins"` // for sign-out revocation, which may follow within a second
 	Expires   int64          `json:"exp"`
 }
 
@@ -112,7 +120,7 @@ func (s *Sessions) cookieName(r *http.Request) string {
 func (s *Sessions) Set(w http.ResponseWriter, r *http.Request, p *sde.Principal) error {
 	now := s.now()
 	exp := now.Add(s.ttl)
-	val, err := s.seal("session", session{Principal: p, Issued: now.Unix(), Expires: exp.Unix()})
+	val, err := s.seal("session", session{Principal: p, Issued: now.Unix(), IssuedNS: now.UnixNano(), Expires: exp.Unix()})
 	if err != nil {
 		return err
 	}
@@ -121,6 +129,16 @@ func (s *Sessions) Set(w http.ResponseWriter, r *http.Request, p *sde.Principal)
 		HttpOnly: true, Secure: s.secureFor(r), SameSite: http.SameSiteLaxMode,
 	})
 	return nil
+}
+
+// Revoke ends every session of user issued until now, wherever its cookie is.
+func (s *Sessions) Revoke(user sde.UserID) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.signedOut == nil {
+		s.signedOut = map[sde.UserID]time.Time{}
+	}
+	s.signedOut[user] = s.now()
 }
 
 // Clear ends the browser session.
@@ -157,6 +175,12 @@ func (s *Sessions) Principal(r *http.Request) (*sde.Principal, error) {
 		}
 		if !s.now().Before(time.Unix(sess.Expires, 0)) {
 			return nil, unauthorized(nil, "Your session has expired; sign in again.")
+		}
+		s.mu.Lock()
+		out, ok := s.signedOut[sess.Principal.User]
+		s.mu.Unlock()
+		if ok && !time.Unix(0, sess.IssuedNS).After(out) {
+			return nil, unauthorized(nil, "You signed out; sign in again.")
 		}
 		return sess.Principal, nil
 	}
