@@ -11,6 +11,7 @@ import (
 
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/crypto/vaulttest"
+	"github.com/opensde/sde/sde/duck"
 	"github.com/opensde/sde/sde/synth"
 )
 
@@ -94,7 +95,7 @@ func BenchmarkRawDuckDBLoad(b *testing.B) {
 				if i > 0 {
 					cols += ", "
 				}
-				cols += sqlString(c.Name) + ": " + sqlString(c.Type)
+				cols += duck.String(c.Name) + ": " + duck.String(c.Type)
 			}
 			var rows int64
 			b.ResetTimer()
@@ -103,7 +104,7 @@ func BenchmarkRawDuckDBLoad(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				if _, err := db.Exec("CREATE TABLE t AS SELECT * FROM read_csv(" + sqlString(path) + ", header = true, auto_detect = false, ignore_errors = true, columns = {" + cols + "})"); err != nil {
+				if _, err := db.Exec("CREATE TABLE t AS SELECT * FROM read_csv(" + duck.String(path) + ", header = true, auto_detect = false, ignore_errors = true, columns = {" + cols + "})"); err != nil {
 					b.Fatal(err)
 				}
 				var n int64

@@ -334,7 +334,7 @@ func (s *session) load(ctx context.Context, spec *Spec, path, name, format strin
 		}
 		var cols []string
 		for _, h := range header {
-			cols = append(cols, sqlString(h)+": 'VARCHAR'")
+			cols = append(cols, duck.String(h)+": 'VARCHAR'")
 		}
 		q := "CREATE TEMP TABLE src AS SELECT * FROM read_csv(?, header = true, auto_detect = false, delim = ',', quote = '\"', escape = '\"', strict_mode = true, columns = {" + strings.Join(cols, ", ") + "})"
 		if _, err := s.conn.ExecContext(ctx, q, path); err != nil {
@@ -502,7 +502,7 @@ func quoteList(xs []string) string {
 // pseudonymise maps each distinct, valid NHS number to its pseudonym in the in-memory table
 // idmap. Invalid numbers are left out, so their rows are quarantined later.
 func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudonymiser, p *progress) error {
-	col := ident(spec.Person.Column)
+	col := duck.Ident(spec.Person.Column)
 	rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM src WHERE "+col+" <> ''")
 	if err != nil {
 		return s.fail(err, "collect person identifiers")
@@ -588,10 +588,10 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 	exprs, reasons, cols := buildProjection(spec, ref)
 	join := ""
 	if spec.Person.Column != "" {
-		join = " LEFT JOIN idmap ON idmap.id = src." + ident(spec.Person.Column)
+		join = " LEFT JOIN idmap ON idmap.id = src." + duck.Ident(spec.Person.Column)
 	}
 	reasonExpr := "concat_ws('; ', " + strings.Join(reasons, ", ") + ")"
-	if _, err := s.conn.ExecContext(ctx, "ATTACH "+sqlString(file)+" AS out"); err != nil {
+	if _, err := s.conn.ExecContext(ctx, "ATTACH "+duck.String(file)+" AS out"); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "create the dataset file")
 	}
 	detached := false
@@ -604,7 +604,7 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 	// once. The raw source is dropped as soon as it has been read, to halve peak memory.
 	var names []string
 	for _, c := range cols {
-		names = append(names, ident(c.Name))
+		names = append(names, duck.Ident(c.Name))
 	}
 	// From here on row order is carried in _row, so DuckDB may reorder for parallelism.
 	if _, err := s.conn.ExecContext(ctx, "SET preserve_insertion_order = false"); err != nil {
@@ -621,7 +621,7 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 	if _, err := s.conn.ExecContext(ctx, q); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "write the quarantine")
 	}
-	q = "CREATE TABLE out." + ident(string(spec.Name)) + " AS SELECT " + strings.Join(names, ", ") + " FROM checked WHERE _reasons = ''"
+	q = "CREATE TABLE out." + duck.Ident(string(spec.Name)) + " AS SELECT " + strings.Join(names, ", ") + " FROM checked WHERE _reasons = ''"
 	if _, err := s.conn.ExecContext(ctx, q); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "write the dataset")
 	}
@@ -666,7 +666,7 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 // writeLineage stores the lineage inside the dataset file too, so a copied file still says
 // where it came from.
 func (s *session) writeLineage(ctx context.Context, file string, lineage []byte) error {
-	if _, err := s.conn.ExecContext(ctx, "ATTACH "+sqlString(file)+" AS out"); err != nil {
+	if _, err := s.conn.ExecContext(ctx, "ATTACH "+duck.String(file)+" AS out"); err != nil {
 		return s.fail(err, "write lineage")
 	}
 	defer s.conn.ExecContext(context.Background(), "DETACH out")
@@ -692,10 +692,10 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 	refLit := "DATE '" + ref.Format("2006-01-02") + "'"
 	if pc := spec.Person.Column; pc != "" {
 		exprs = append(exprs, "idmap.person_id AS person_id")
-		present := present("src." + ident(pc))
-		reasons = append(reasons, "CASE WHEN "+present+" AND idmap.person_id IS NULL THEN "+sqlString(pc+": not a valid NHS number")+" END")
+		present := present("src." + duck.Ident(pc))
+		reasons = append(reasons, "CASE WHEN "+present+" AND idmap.person_id IS NULL THEN "+duck.String(pc+": not a valid NHS number")+" END")
 		if spec.Person.Required {
-			reasons = append(reasons, "CASE WHEN NOT "+present+" THEN "+sqlString(pc+": missing")+" END")
+			reasons = append(reasons, "CASE WHEN NOT "+present+" THEN "+duck.String(pc+": missing")+" END")
 		}
 	}
 	for _, c := range spec.Columns {
@@ -704,7 +704,7 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 		}
 		// DuckDB's casts ignore surrounding spaces (except BOOLEAN's) and the CSV reader gives NULL
 		// for empty fields, so no per-value trimming is needed: it cost a third of the ingest.
-		raw := "src." + ident(c.Name)
+		raw := "src." + duck.Ident(c.Name)
 		present := present(raw)
 		typed := raw
 		switch c.Type {
@@ -715,17 +715,17 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 			typed = "TRY_CAST(" + raw + " AS " + c.Type + ")"
 		}
 		if c.Type != "VARCHAR" {
-			reasons = append(reasons, "CASE WHEN "+present+" AND "+typed+" IS NULL THEN "+sqlString(c.Name+": not a valid "+typeNoun(c.Type))+" END")
+			reasons = append(reasons, "CASE WHEN "+present+" AND "+typed+" IS NULL THEN "+duck.String(c.Name+": not a valid "+typeNoun(c.Type))+" END")
 		}
 		if c.Required {
-			reasons = append(reasons, "CASE WHEN NOT "+present+" THEN "+sqlString(c.Name+": missing")+" END")
+			reasons = append(reasons, "CASE WHEN NOT "+present+" THEN "+duck.String(c.Name+": missing")+" END")
 		}
 		if dropped[c.Name] {
 			continue
 		}
 		g, ok := gen[c.Name]
 		if !ok {
-			exprs = append(exprs, typed+" AS "+ident(c.Name))
+			exprs = append(exprs, typed+" AS "+duck.Ident(c.Name))
 			continue
 		}
 		var e string
@@ -741,7 +741,7 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 			}
 			age := fmt.Sprintf("(year(%[2]s) - year(%[1]s) - CASE WHEN month(%[2]s) * 100 + day(%[2]s) < month(%[1]s) * 100 + day(%[1]s) THEN 1 ELSE 0 END)", typed, refLit)
 			e = fmt.Sprintf("CASE WHEN %[1]s IS NULL OR %[1]s < 0 THEN NULL WHEN %[1]s >= 90 THEN '90+' ELSE (%[1]s // %[2]d * %[2]d)::VARCHAR || '-' || (%[1]s // %[2]d * %[2]d + %[3]d)::VARCHAR END", age, w, w-1)
-			reasons = append(reasons, "CASE WHEN "+typed+" > "+refLit+" THEN "+sqlString(c.Name+": after the reference date")+" END")
+			reasons = append(reasons, "CASE WHEN "+typed+" > "+refLit+" THEN "+duck.String(c.Name+": after the reference date")+" END")
 		case "district", "sector":
 			pc := "upper(replace(" + raw + ", ' ', ''))"
 			re := `'^([A-Z]{1,2}[0-9][A-Z0-9]?)([0-9])[A-Z]{2}$'`
@@ -751,9 +751,9 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 				e = "regexp_extract(" + pc + ", " + re + ", 1) || ' ' || regexp_extract(" + pc + ", " + re + ", 2)"
 			}
 			e = "nullif(" + e + ", '')"
-			reasons = append(reasons, "CASE WHEN "+present+" AND NOT regexp_full_match("+pc+", "+re+") THEN "+sqlString(c.Name+": not a valid UK postcode")+" END")
+			reasons = append(reasons, "CASE WHEN "+present+" AND NOT regexp_full_match("+pc+", "+re+") THEN "+duck.String(c.Name+": not a valid UK postcode")+" END")
 		}
-		exprs = append(exprs, e+" AS "+ident(g.OutputName()))
+		exprs = append(exprs, e+" AS "+duck.Ident(g.OutputName()))
 	}
 	if len(reasons) == 0 {
 		reasons = append(reasons, "NULL")
@@ -779,11 +779,6 @@ func typeNoun(t string) string {
 	}
 	return strings.ToLower(t)
 }
-
-// ident quotes an identifier; spec names are already restricted to [a-z0-9_].
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 type hashResult struct {
 	sum string

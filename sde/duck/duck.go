@@ -8,6 +8,7 @@ import (
 	"database/sql/driver"
 	"fmt"
 	"regexp"
+	"strings"
 
 	"github.com/duckdb/duckdb-go/v2"
 )
@@ -84,6 +85,12 @@ func (s *Session) Close() {
 	s.Conn.Close()
 	s.db.Close()
 }
+
+// Ident quotes a trusted identifier (spec and dataset names, already restricted to [a-z0-9_]).
+func Ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
+
+// String quotes a value as an SQL string literal (paths, constant labels — never analyst text).
+func String(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 func escape(s string) string {
 	out := make([]byte, 0, len(s))

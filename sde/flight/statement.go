@@ -2,14 +2,11 @@ package flight
 
 import (
 	"context"
-	"fmt"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/flight"
 	"github.com/apache/arrow-go/v18/arrow/flight/flightsql"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -18,9 +15,8 @@ import (
 	"github.com/opensde/sde/workspaces/query"
 )
 
-// StatusSuffix names the status column that follows each measure: for a measure "n" the column
-// "n__status" holds each cell's status ("ok", "rounded" or "suppressed:<reason>").
-const StatusSuffix = "__status"
+// StatusSuffix names the status column that follows each measure (query.StatusSuffix).
+const StatusSuffix = query.StatusSuffix
 
 // maxSQL bounds a statement, as the REST API bounds its body.
 const maxSQL = 1 << 20
@@ -105,7 +101,7 @@ func (s *Server) DoGetStatement(ctx context.Context, cmd flightsql.StatementQuer
 		}
 		return nil, nil, status.Errorf(codes.FailedPrecondition, "%s (query %s)", msg, res.QueryID)
 	}
-	rec, err := ToArrow(res)
+	rec, err := res.Arrow()
 	if err != nil {
 		return nil, nil, Status(err)
 	}
@@ -131,72 +127,6 @@ func (s *Server) event(ctx context.Context, ws sde.WorkspaceID, target string, e
 		ev.Details["error"] = sde.ErrorCode(err)
 	}
 	return ev
-}
-
-// ToArrow is the released result as Arrow: dimensions as strings, measures as float64 (null where
-// suppressed), each measure followed by its status column (see StatusSuffix). Each field's
-// "sde.kind" metadata says dimension, measure or status; the schema's metadata carries the query
-// and release IDs.
-func ToArrow(res *query.Result) (arrow.RecordBatch, error) {
-	var fields []arrow.Field
-	type src struct {
-		col    int
-		status bool
-	}
-	var srcs []src
-	for j, c := range res.Columns {
-		if c.Kind == "measure" {
-			fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{"measure"})})
-			fields = append(fields, arrow.Field{Name: c.Name + StatusSuffix, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind", "sde.status_of"}, []string{"status", c.Name})})
-			srcs = append(srcs, src{j, false}, src{j, true})
-			continue
-		}
-		fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{c.Kind})})
-		srcs = append(srcs, src{j, false})
-	}
-	md := arrow.NewMetadata([]string{"sde.query_id", "sde.release_id", "sde.status"}, []string{res.QueryID, string(res.Release), res.Status})
-	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, &md))
-	defer b.Release()
-	for i, row := range res.Rows {
-		for k, sc := range srcs {
-			v := row[sc.col]
-			switch fb := b.Field(k).(type) {
-			case *array.StringBuilder:
-				switch {
-				case sc.status:
-					if i < len(res.Cells) && sc.col < len(res.Cells[i]) {
-						fb.Append(res.Cells[i][sc.col])
-					} else {
-						fb.AppendNull()
-					}
-				case v == nil:
-					fb.AppendNull()
-				default:
-					fb.Append(fmt.Sprint(v))
-				}
-			case *array.Float64Builder:
-				switch x := v.(type) {
-				case nil:
-					fb.AppendNull()
-				case int64:
-					fb.Append(float64(x))
-				case int:
-					fb.Append(float64(x))
-				case int32:
-					fb.Append(float64(x))
-				case uint64:
-					fb.Append(float64(x))
-				case float32:
-					fb.Append(float64(x))
-				case float64:
-					fb.Append(x)
-				default:
-					return nil, sde.Errorf(sde.EINTERNAL, "A released measure is not a number.")
-				}
-			}
-		}
-	}
-	return b.NewRecordBatch(), nil
 }
 
 // Prepared statements are refused: every statement is analysed and released on its own.

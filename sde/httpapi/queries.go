@@ -7,10 +7,7 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/apache/arrow-go/v18/arrow"
-	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
 
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/workspaces/query"
@@ -81,7 +78,7 @@ func writeResult(w http.ResponseWriter, r *http.Request, res *query.Result) erro
 		cw.Flush()
 		return cw.Error()
 	case strings.Contains(accept, "application/vnd.apache.arrow.stream"):
-		rec, err := toArrow(res)
+		rec, err := res.Arrow()
 		if err != nil {
 			return err
 		}
@@ -94,46 +91,6 @@ func writeResult(w http.ResponseWriter, r *http.Request, res *query.Result) erro
 		return iw.Close()
 	}
 	return writeJSON(w, http.StatusOK, res)
-}
-
-// toArrow builds the released table for Arrow clients: dimensions as strings, measures as
-// float64 (null where suppressed), each field's kind in its "sde.kind" metadata; the per-cell
-// status is in the JSON form and the decision record.
-func toArrow(res *query.Result) (arrow.RecordBatch, error) {
-	var fields []arrow.Field
-	for _, c := range res.Columns {
-		t := arrow.DataType(arrow.BinaryTypes.String)
-		if c.Kind == "measure" {
-			t = arrow.PrimitiveTypes.Float64
-		}
-		fields = append(fields, arrow.Field{Name: c.Name, Type: t, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{c.Kind})})
-	}
-	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, nil))
-	defer b.Release()
-	for _, row := range res.Rows {
-		for j, v := range row {
-			switch fb := b.Field(j).(type) {
-			case *array.StringBuilder:
-				if v == nil {
-					fb.AppendNull()
-				} else {
-					fb.Append(fmt.Sprint(v))
-				}
-			case *array.Float64Builder:
-				switch x := v.(type) {
-				case nil:
-					fb.AppendNull()
-				case int64:
-					fb.Append(float64(x))
-				case float64:
-					fb.Append(x)
-				default:
-					return nil, sde.Errorf(sde.EINTERNAL, "A released measure is not a number.")
-				}
-			}
-		}
-	}
-	return b.NewRecordBatch(), nil
 }
 
 // getQuery returns one of the caller's queries: its state, and once done its released result.

@@ -365,7 +365,7 @@ func (s *session) exec(ctx context.Context, what, q string, args ...any) error {
 func (s *session) build(ctx context.Context, o *Options, srcs []*source, register *catalog.Lineage, m *Manifest, p *progress) error {
 	for _, src := range srcs {
 		file := o.Catalog.DataFile(src.lineage.Dataset, src.lineage.Version)
-		if err := s.exec(ctx, "open a dataset", "ATTACH "+sqlString(file)+" AS "+src.alias+" (READ_ONLY)"); err != nil {
+		if err := s.exec(ctx, "open a dataset", "ATTACH "+duck.String(file)+" AS "+src.alias+" (READ_ONLY)"); err != nil {
 			return err
 		}
 	}
@@ -375,10 +375,10 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 	}
 	if register != nil {
 		file := o.Catalog.DataFile(register.Dataset, register.Version)
-		if err := s.exec(ctx, "open the opt-out register", "ATTACH "+sqlString(file)+" AS reg (READ_ONLY)"); err != nil {
+		if err := s.exec(ctx, "open the opt-out register", "ATTACH "+duck.String(file)+" AS reg (READ_ONLY)"); err != nil {
 			return err
 		}
-		q := "INSERT INTO optout SELECT DISTINCT person_id FROM reg." + ident(string(register.Dataset)) + " WHERE person_id IS NOT NULL"
+		q := "INSERT INTO optout SELECT DISTINCT person_id FROM reg." + duck.Ident(string(register.Dataset)) + " WHERE person_id IS NOT NULL"
 		if err := s.exec(ctx, "read the opt-out register", q); err != nil {
 			return err
 		}
@@ -391,7 +391,7 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 	var union []string
 	for _, src := range srcs {
 		if src.person {
-			union = append(union, "SELECT person_id FROM "+src.alias+"."+ident(string(src.lineage.Dataset)))
+			union = append(union, "SELECT person_id FROM "+src.alias+"."+duck.Ident(string(src.lineage.Dataset)))
 		}
 	}
 	if err := s.exec(ctx, "prepare the pseudonym map", "CREATE TABLE pmap (linkage VARCHAR, wpid VARCHAR)"); err != nil {
@@ -413,7 +413,7 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 		}
 	}
 
-	if err := s.exec(ctx, "create the workspace database", "ATTACH "+sqlString(filepath.Join(s.dbDir, DatabaseFile))+" AS out"); err != nil {
+	if err := s.exec(ctx, "create the workspace database", "ATTACH "+duck.String(filepath.Join(s.dbDir, DatabaseFile))+" AS out"); err != nil {
 		return err
 	}
 	for _, src := range srcs {
@@ -528,7 +528,7 @@ func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progres
 func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, error) {
 	l := src.lineage
 	table := string(l.Dataset)
-	from := src.alias + "." + ident(table) + " AS d"
+	from := src.alias + "." + duck.Ident(table) + " AS d"
 	dm := &DatasetManifest{
 		Dataset: l.Dataset, Table: table, SourceVersion: l.Version,
 		SourceSHA256: l.Source.SHA256, SpecSHA256: l.SpecSHA256, LinkageKey: l.Key,
@@ -552,10 +552,10 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 		if c.Name == personColumn {
 			proj = append(proj, "m.wpid AS person_id")
 		} else {
-			proj = append(proj, "d."+ident(c.Name))
+			proj = append(proj, "d."+duck.Ident(c.Name))
 		}
 	}
-	q := "CREATE TABLE out." + ident(table) + " AS SELECT " + strings.Join(proj, ", ") + " FROM " + from
+	q := "CREATE TABLE out." + duck.Ident(table) + " AS SELECT " + strings.Join(proj, ", ") + " FROM " + from
 	if src.keepPID {
 		q += " LEFT JOIN pmap m ON m.linkage = d.person_id"
 	}
@@ -573,7 +573,7 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 	if src.keepPID {
 		pidExpr = "count(person_id)"
 	}
-	if err := s.conn.QueryRowContext(ctx, "SELECT count(*), "+pidExpr+" FROM out."+ident(table)).Scan(&stored, &linked); err != nil {
+	if err := s.conn.QueryRowContext(ctx, "SELECT count(*), "+pidExpr+" FROM out."+duck.Ident(table)).Scan(&stored, &linked); err != nil {
 		return nil, fail(err, "count stored rows")
 	}
 	if stored != dm.Rows.Stored || (src.keepPID && linked != stored-dm.Rows.Unlinked) {
@@ -581,10 +581,6 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 	}
 	return dm, nil
 }
-
-func ident(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`) + `"` }
-
-func sqlString(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // progress prints activation phases; percentages only when they move by 10 points.
 type progress struct {

@@ -462,3 +462,73 @@ func (d *Databases) current(m *activate.Manifest, w *sde.Workspace, purpose stri
 	}
 	return true, nil
 }
+
+// StatusSuffix names the status column that follows each measure in Arrow results: for a
+// measure "n" the column "n__status" holds each cell's "ok", "rounded" or "suppressed:<reason>".
+const StatusSuffix = "__status"
+
+// Arrow is the released result as Arrow, for Flight SQL and REST alike: dimensions as strings, measures as float64 (null where
+// suppressed), each measure followed by its status column (see StatusSuffix). Each field's
+// "sde.kind" metadata says dimension, measure or status; the schema's metadata carries the query
+// and release IDs.
+func (res *Result) Arrow() (arrow.RecordBatch, error) {
+	var fields []arrow.Field
+	type src struct {
+		col    int
+		status bool
+	}
+	var srcs []src
+	for j, c := range res.Columns {
+		if c.Kind == "measure" {
+			fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.PrimitiveTypes.Float64, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{"measure"})})
+			fields = append(fields, arrow.Field{Name: c.Name + StatusSuffix, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind", "sde.status_of"}, []string{"status", c.Name})})
+			srcs = append(srcs, src{j, false}, src{j, true})
+			continue
+		}
+		fields = append(fields, arrow.Field{Name: c.Name, Type: arrow.BinaryTypes.String, Nullable: true, Metadata: arrow.NewMetadata([]string{"sde.kind"}, []string{c.Kind})})
+		srcs = append(srcs, src{j, false})
+	}
+	md := arrow.NewMetadata([]string{"sde.query_id", "sde.release_id", "sde.status"}, []string{res.QueryID, string(res.Release), res.Status})
+	b := array.NewRecordBuilder(memory.DefaultAllocator, arrow.NewSchema(fields, &md))
+	defer b.Release()
+	for i, row := range res.Rows {
+		for k, sc := range srcs {
+			v := row[sc.col]
+			switch fb := b.Field(k).(type) {
+			case *array.StringBuilder:
+				switch {
+				case sc.status:
+					if i < len(res.Cells) && sc.col < len(res.Cells[i]) {
+						fb.Append(res.Cells[i][sc.col])
+					} else {
+						fb.AppendNull()
+					}
+				case v == nil:
+					fb.AppendNull()
+				default:
+					fb.Append(fmt.Sprint(v))
+				}
+			case *array.Float64Builder:
+				switch x := v.(type) {
+				case nil:
+					fb.AppendNull()
+				case int64:
+					fb.Append(float64(x))
+				case int:
+					fb.Append(float64(x))
+				case int32:
+					fb.Append(float64(x))
+				case uint64:
+					fb.Append(float64(x))
+				case float32:
+					fb.Append(float64(x))
+				case float64:
+					fb.Append(x)
+				default:
+					return nil, sde.Errorf(sde.EINTERNAL, "A released measure is not a number.")
+				}
+			}
+		}
+	}
+	return b.NewRecordBatch(), nil
+}
