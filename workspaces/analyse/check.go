@@ -1065,33 +1065,35 @@ func colIndex(r *relation, name string) int {
 	return -1
 }
 
+// containsAggregate reports whether n calls an aggregate outside any subquery of its own.
 func containsAggregate(n any) bool {
-	found := false
-	var walk func(v any)
-	walk = func(v any) {
-		if found {
-			return
+	return anyNode(n, isAggregate, func(v node) bool { return str(v, "class") == "SUBQUERY" })
+}
+
+// anyNode reports whether some node below n matches, not descending into nodes for which skip
+// (if not nil) is true.
+func anyNode(n any, match, skip func(node) bool) bool {
+	switch v := n.(type) {
+	case map[string]any:
+		if skip != nil && skip(v) {
+			return false
 		}
-		switch v := v.(type) {
-		case map[string]any:
-			if str(v, "class") == "SUBQUERY" {
-				return
+		if match(v) {
+			return true
+		}
+		for _, x := range v {
+			if anyNode(x, match, skip) {
+				return true
 			}
-			if isAggregate(v) {
-				found = true
-				return
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
+		}
+	case []any:
+		for _, x := range v {
+			if anyNode(x, match, skip) {
+				return true
 			}
 		}
 	}
-	walk(n)
-	return found
+	return false
 }
 
 // groupExpr turns GROUP BY 2 into the second SELECT item and GROUP BY alias into

@@ -409,47 +409,9 @@ func (an *analysis) exprInfoOfRef(ref node) (bool, error) {
 }
 
 func containsSubquery(n any) bool {
-	found := false
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if str(v, "class") == "SUBQUERY" {
-				found = true
-				return
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(n)
-	return found
+	return anyNode(n, func(v node) bool { return str(v, "class") == "SUBQUERY" }, nil)
 }
 
 func containsColumn(n any) bool {
-	found := false
-	var walk func(v any)
-	walk = func(v any) {
-		switch v := v.(type) {
-		case map[string]any:
-			if str(v, "class") == "COLUMN_REF" {
-				found = true
-				return
-			}
-			for _, x := range v {
-				walk(x)
-			}
-		case []any:
-			for _, x := range v {
-				walk(x)
-			}
-		}
-	}
-	walk(n)
-	return found
+	return anyNode(n, func(v node) bool { return str(v, "class") == "COLUMN_REF" }, nil)
 }
