@@ -276,3 +276,32 @@ func toJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestTransparencyPage: anyone can read how data is used — agreements, approved work, what was
+// released — with no sign-in, no script, and nobody named.
+func TestTransparencyPage(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	resp, err := http.Get("http://" + m.HTTP.Addr() + "/transparency")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	page := string(b)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("page = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	for _, want := range []string{"North Riverside population health planning", "6(1)(e) public task", "9(2)(h)", "demo", "NHS England National Data Opt-out Service", "in_force", "active"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %q", want)
+		}
+	}
+	for _, never := range []string{"analyst1", "planner1", "controller-", "@", "<script"} {
+		if strings.Contains(page, never) {
+			t.Errorf("page contains %q", never)
+		}
+	}
+	if csp := resp.Header.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") {
+		t.Errorf("CSP = %q", csp)
+	}
+}

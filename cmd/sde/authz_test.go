@@ -92,6 +92,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{method: "GET", path: "/healthz", allowed: users},
 		{method: "GET", path: "/api/v1/openapi.yaml", allowed: users},
 		{method: "GET", path: "/api/v1/transparency", allowed: users},
+		{method: "GET", path: "/transparency", allowed: users},
 		{method: "GET", path: "/api/v1/me", allowed: all},
 		{method: "GET", path: "/api/v1/organisations", allowed: all},
 		{method: "POST", path: "/api/v1/organisations", allowed: []string{"admin"},

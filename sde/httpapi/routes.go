@@ -28,6 +28,7 @@ func (s *Server) routes() []route {
 		{"GET", "/healthz", "", true, s.healthz},
 		{"GET", "/api/v1/openapi.yaml", "", true, s.openapi},
 		{"GET", "/api/v1/transparency", "", true, s.transparency},
+		{"GET", "/transparency", "", true, s.transparencyPage},
 		{"GET", "/api/v1/me", "me.read", false, s.me},
 
 		{"GET", "/api/v1/organisations", "organisation.list", false, s.listOrganisations},
