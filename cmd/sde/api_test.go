@@ -291,7 +291,7 @@ func TestTransparencyPage(t *testing.T) {
 	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") {
 		t.Fatalf("page = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
-	for _, want := range []string{"North Riverside population health planning", "6(1)(e) public task", "9(2)(h)", "demo", "NHS England National Data Opt-out Service", "in_force", "active"} {
+	for _, want := range []string{"North Riverside population health planning", "6(1)(e) public task", "9(2)(h)", "demo", "NHS England National Data Opt-out Service", "in force", "active", "Riverside City Council Adult Social Care"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("page lacks %q", want)
 		}

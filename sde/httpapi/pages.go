@@ -5,12 +5,18 @@ import (
 	"embed"
 	"html/template"
 	"net/http"
+	"strings"
+
+	"github.com/opensde/sde/sde"
 )
 
 //go:embed pages/*.html
 var pageFS embed.FS
 
-var pages = template.Must(template.ParseFS(pageFS, "pages/*.html"))
+var pages = template.Must(template.New("").Funcs(template.FuncMap{
+	// words turns a code such as "in_force" into "in force".
+	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
+}).ParseFS(pageFS, "pages/*.html"))
 
 // transparencyPage is the public transparency page: the same record as /api/v1/transparency,
 // for people rather than programs. No sign-in, no script, no data, no names of people.
@@ -19,8 +25,15 @@ func (s *Server) transparencyPage(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return err
 	}
+	names := map[sde.OrgCode]string{}
+	for _, o := range t.Organisations {
+		names[o.Code] = o.Name
+	}
 	var b bytes.Buffer
-	if err := pages.ExecuteTemplate(&b, "transparency.html", t); err != nil {
+	if err := pages.ExecuteTemplate(&b, "transparency.html", struct {
+		*sde.Transparency
+		OrgNames map[sde.OrgCode]string
+	}{t, names}); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
