@@ -54,6 +54,11 @@ type Analyser struct {
 	db   *sql.DB
 	mu   sync.Mutex
 	conn *sql.Conn
+	// tables are the empty type-check tables now in the instance, and key the schema they
+	// were made for: most calls come from the same workspace, so they are made once, not per
+	// query.
+	tables []string
+	key    string
 }
 
 // New opens the parser instance: in memory, no external access, no extensions,
@@ -309,23 +314,15 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string, q *Query) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
+	if err := a.emptyTables(ctx, schema); err != nil {
+		return err
+	}
+	// A transaction that is rolled back: nothing the checked SQL could do persists.
 	tx, err := a.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return sde.Wrap(err, sde.EINTERNAL, "The query could not be analysed.")
 	}
 	defer tx.Rollback()
-	for _, t := range schema.Tables {
-		var cols []string
-		for _, c := range t.Columns {
-			if !typeRe.MatchString(c.Type) {
-				return sde.Wrap(fmt.Errorf("column %s.%s has type %q", t.Name, c.Name, c.Type), sde.EINTERNAL, "The workspace schema could not be loaded.")
-			}
-			cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
-		}
-		if _, err := tx.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
-			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
-		}
-	}
 	if _, err := columnTypes(ctx, tx, original); err != nil {
 		return sde.Wrap(err, sde.EINVALID, "%s", binderMessage(err))
 	}
@@ -342,6 +339,43 @@ func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string
 			return refusef("The output column %s is of type %s; only numeric aggregates can be checked for disclosure (MIN, MAX and quantiles of dates or text are not supported).", quoteName(c.Name), c.Type)
 		}
 	}
+	return nil
+}
+
+// emptyTables makes the instance hold empty tables shaped like schema's, reusing them when the
+// schema is the one they were made for. The caller holds a.mu.
+func (a *Analyser) emptyTables(ctx context.Context, schema Schema) error {
+	var key strings.Builder
+	for _, t := range schema.Tables {
+		key.WriteString(t.Name + "(")
+		for _, c := range t.Columns {
+			key.WriteString(c.Name + " " + c.Type + ",")
+		}
+		key.WriteString(")")
+	}
+	if key.String() == a.key {
+		return nil
+	}
+	for _, t := range a.tables {
+		if _, err := a.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+quoteIdent(t)); err != nil {
+			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
+		}
+	}
+	a.tables, a.key = nil, ""
+	for _, t := range schema.Tables {
+		var cols []string
+		for _, c := range t.Columns {
+			if !typeRe.MatchString(c.Type) {
+				return sde.Wrap(fmt.Errorf("column %s.%s has type %q", t.Name, c.Name, c.Type), sde.EINTERNAL, "The workspace schema could not be loaded.")
+			}
+			cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
+		}
+		if _, err := a.conn.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
+		}
+		a.tables = append(a.tables, t.Name)
+	}
+	a.key = key.String()
 	return nil
 }
 
