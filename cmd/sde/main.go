@@ -19,6 +19,7 @@ Usage:
   sde serve --dev [--data DIR] [--addr 127.0.0.1:8080]   run the service on embedded defaults
   sde synth --seed S --people N --out DIR                 write synthetic integrated-care sources as CSV
   sde ingest --spec FILE --file FILE [--data DIR]         pseudonymise and store a new dataset version
+  sde query [--workspace W] [--user U | --token T] SQL    run SQL in a workspace through a running service
   sde check [--policy FILE] FILE.csv                      run disclosure control on a table from elsewhere
   sde audit verify|export [--data DIR]                    check the audit log's hash chain, or export records
   sde dev token USER [--data DIR]                         print a bearer token for a demo user (serve --dev)

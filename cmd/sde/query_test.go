@@ -3,6 +3,8 @@
 package main
 
 import (
+	"bytes"
+	"context"
 	"net/http"
 	"strings"
 	"testing"
@@ -252,5 +254,30 @@ func TestPlannerDashboard(t *testing.T) {
 	st, body = newClient(t, m, "analyst1").do("POST", "/api/v1/workspaces/demo/dashboards", map[string]any{"title": "x", "panels": []map[string]any{{"title": "p", "sql": "SELECT * FROM patients", "chart": "table"}}}, "")
 	if st != 422 || !strings.Contains(toJSON(body), "Panel 1") {
 		t.Errorf("refused panel = %d %v", st, body)
+	}
+}
+
+// TestQueryCommand: `sde query` as an analyst at a terminal, against the running service.
+func TestQueryCommand(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	url := "http://" + m.HTTP.Addr()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), []string{"query", "--url", url, "--user", "analyst1", "--data", m.Config.DataDir,
+		"SELECT p.lsoa_code, count(DISTINCT e.person_id) FILTER (WHERE p.birth_month = DATE '1950-03-01') AS born_march_1950, count(DISTINCT e.person_id) AS registered FROM gp_events e JOIN patients p ON p.person_id = e.person_id WHERE e.event_type = 'diagnosis' GROUP BY p.lsoa_code"}, &out, &errb)
+	if code != 0 || !strings.Contains(out.String(), "lsoa_code") || !strings.Contains(out.String(), "*threshold") || !strings.Contains(out.String(), "released") {
+		t.Errorf("exit %d\n%s\n%s", code, out.String(), errb.String())
+	}
+	out.Reset()
+	errb.Reset()
+	// Refusals come back as the service's message, exit 1; another user is refused.
+	if code := run(context.Background(), []string{"query", "--url", url, "--user", "analyst1", "--data", m.Config.DataDir, "SELECT * FROM patients"}, &out, &errb); code != 1 || !strings.Contains(errb.String(), "sde query:") {
+		t.Errorf("row-level query: exit %d, %q", code, errb.String())
+	}
+	errb.Reset()
+	if code := run(context.Background(), []string{"query", "--url", url, "--user", "planner1", "--data", m.Config.DataDir, "SELECT sex, count(*) AS n FROM patients GROUP BY sex"}, &out, &errb); code == 0 {
+		t.Errorf("planner ran a query: %s", out.String())
+	}
+	if code := run(context.Background(), []string{"query", "--url", url}, &out, &errb); code != 2 {
+		t.Errorf("no SQL: exit %d", code)
 	}
 }
