@@ -81,6 +81,11 @@ func readAll(ctx context.Context, c *flightsql.Client, info *flight.FlightInfo) 
 	if err != nil {
 		return nil, err
 	}
+	return oneRecord(rd)
+}
+
+// oneRecord reads a stream into one record (empty, with the schema, if it has no rows).
+func oneRecord(rd array.RecordReader) (arrow.RecordBatch, error) {
 	defer rd.Release()
 	var recs []arrow.RecordBatch
 	for rd.Next() {
@@ -315,27 +320,12 @@ func TestFlightSQLADBC(t *testing.T) {
 		if err != nil {
 			return nil, err
 		}
-		defer rd.Release()
-		var recs []arrow.RecordBatch
-		for rd.Next() {
-			r := rd.RecordBatch()
-			r.Retain()
-			defer r.Release()
-			recs = append(recs, r)
-		}
-		if err := rd.Err(); err != nil {
-			return nil, err
-		}
-		tbl := array.NewTableFromRecords(rd.Schema(), recs)
-		defer tbl.Release()
-		tr := array.NewTableReader(tbl, tbl.NumRows()+1)
-		defer tr.Release()
-		if !tr.Next() {
+		rec, err := oneRecord(rd)
+		if err == nil && rec.NumRows() == 0 {
+			rec.Release()
 			return nil, fmt.Errorf("no rows")
 		}
-		r := tr.RecordBatch()
-		r.Retain()
-		return r, nil
+		return rec, err
 	}
 	const q = "SELECT sex, count(*) AS n FROM patients GROUP BY sex ORDER BY sex"
 	_, body := newClient(t, m, "analyst1").do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": q}, "")
