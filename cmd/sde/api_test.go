@@ -244,6 +244,8 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"duplicate organisation", "admin", "POST", "/api/v1/organisations", map[string]any{"code": "RVGPC", "name": "Again", "kind": "gp"}, 409, ""},
 		{"duplicate dataset", "admin", "POST", "/api/v1/datasets", map[string]any{"spec": json.RawMessage(synth.Specs()[0].JSON)}, 409, ""},
 		{"bad dataset spec", "admin", "POST", "/api/v1/datasets", map[string]any{"spec": map[string]any{"name": "x"}}, 400, ""},
+		{"dataset without a spec", "admin", "POST", "/api/v1/datasets", map[string]any{}, 400, "Send the dataset spec"},
+		{"empty request body", "admin", "POST", "/api/v1/organisations", []byte{}, 400, "body is empty"},
 	}
 	before := snapshot()
 	for _, tc := range cases {

@@ -246,6 +246,12 @@ func TestPlannerDashboard(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv" {
 		t.Errorf("panel CSV = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 	}
+	if st, body := planner.do("GET", "/api/v1/workspaces/demo/dashboards/"+id+"/panels/first", nil, ""); st != 400 || !strings.Contains(toJSON(body), "number") {
+		t.Errorf("panel not a number = %d %v", st, body)
+	}
+	if st, body := planner.do("GET", "/api/v1/workspaces/demo/dashboards/"+id+"/panels/9", nil, ""); st != 404 || !strings.Contains(toJSON(body), "No such panel") {
+		t.Errorf("panel out of range = %d %v", st, body)
+	}
 	// Planners still cannot run their own SQL, nor create dashboards.
 	if st, _ := planner.do("POST", "/api/v1/workspaces/demo/dashboards", map[string]any{"title": "x", "panels": []map[string]any{{"title": "p", "sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex", "chart": "table"}}}, ""); st != 403 {
 		t.Errorf("planner created a dashboard: %d", st)
