@@ -3,7 +3,6 @@
 package vaulttest
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -20,6 +19,8 @@ import (
 	"time"
 
 	vault "github.com/hashicorp/vault/api"
+
+	"github.com/opensde/sde/internal/testkit"
 )
 
 // DefaultVersion is the Vault version used when tools/vault/go.mod cannot be found; keep it in
@@ -41,7 +42,7 @@ type Server struct {
 	t         testing.TB
 	cmd       *exec.Cmd
 	exited    chan struct{}
-	log       *syncBuffer
+	log       *testkit.SyncBuffer
 	unsealKey string
 	client    *vault.Client
 	stopOnce  sync.Once
@@ -117,7 +118,7 @@ func start(t testing.TB, bin string) (*Server, error) {
 		Token:  randomToken(),
 		t:      t,
 		exited: make(chan struct{}),
-		log:    &syncBuffer{},
+		log:    &testkit.SyncBuffer{},
 	}
 	cmd := exec.Command(bin, "server", "-dev",
 		"-dev-root-token-id="+s.Token,
@@ -306,21 +307,4 @@ func randomToken() string {
 	b := make([]byte, 16)
 	rand.Read(b)
 	return "root-" + hex.EncodeToString(b)
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

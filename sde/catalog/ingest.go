@@ -25,6 +25,7 @@ import (
 	"github.com/opensde/sde/crypto"
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/duck"
+	"github.com/opensde/sde/sde/progress"
 	"github.com/opensde/sde/sde/vdir"
 )
 
@@ -118,7 +119,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		ref = now()
 	}
 	ref = time.Date(ref.Year(), ref.Month(), ref.Day(), 0, 0, 0, 0, time.UTC)
-	p := progress{w: o.Progress, name: string(spec.Name)}
+	p := progress.New(o.Progress, "ingest", string(spec.Name))
 
 	unlock, err := c.lockDataset(spec.Name)
 	if err != nil {
@@ -141,9 +142,9 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 	}
 	defer s.close()
 
-	p.printf("reading %s (%s, %s)", srcName, format, humanBytes(st.Size()))
+	p.Printf("reading %s (%s, %s)", srcName, format, progress.Bytes(st.Size()))
 	t0 := time.Now()
-	if err := p.during("reading", func() error { return s.load(ctx, spec, o.Path, srcName, format) }); err != nil {
+	if err := p.During("reading", func() error { return s.load(ctx, spec, o.Path, srcName, format) }); err != nil {
 		return nil, err
 	}
 	var rowsIn int64
@@ -153,12 +154,12 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 	if rowsIn == 0 {
 		return nil, sde.Errorf(sde.EINVALID, "The source file %q has a header but no rows.", srcName)
 	}
-	p.printf("read %d rows in %s", rowsIn, time.Since(t0).Round(time.Millisecond))
+	p.Printf("read %d rows in %s", rowsIn, time.Since(t0).Round(time.Millisecond))
 
 	var key string
 	if spec.Person.Column != "" {
 		key = o.Pseudonymiser.Key()
-		if err = s.pseudonymise(ctx, spec, o.Pseudonymiser, &p); err != nil {
+		if err = s.pseudonymise(ctx, spec, o.Pseudonymiser, p); err != nil {
 			return nil, err
 		}
 	}
@@ -183,7 +184,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		}
 	}()
 
-	p.printf("validating, generalising and writing version %d", version)
+	p.Printf("validating, generalising and writing version %d", version)
 	t0 = time.Now()
 	var (
 		counts  RowCounts
@@ -192,14 +193,14 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		sample  []QuarantinedRow
 		cols    []StoredColumn
 	)
-	err = p.during("writing", func() (err error) {
+	err = p.During("writing", func() (err error) {
 		counts, persons, reasons, sample, cols, err = s.write(ctx, spec, ref, filepath.Join(staging, "data.duckdb"))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	p.printf("wrote %d rows, quarantined %d, in %s", counts.OK, counts.Quarantined, time.Since(t0).Round(time.Millisecond))
+	p.Printf("wrote %d rows, quarantined %d, in %s", counts.OK, counts.Quarantined, time.Since(t0).Round(time.Millisecond))
 	if counts.OK+counts.Quarantined != rowsIn {
 		return nil, sde.Errorf(sde.EINTERNAL, "Row counts do not add up; the ingest was abandoned.")
 	}
@@ -240,7 +241,7 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
 	}
 	committed = true
-	p.printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
+	p.Printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
 	return &Report{Lineage: l, Quarantined: sample}, nil
 }
 
@@ -501,7 +502,7 @@ func quoteList(xs []string) string {
 
 // pseudonymise maps each distinct, valid NHS number to its pseudonym in the in-memory table
 // idmap. Invalid numbers are left out, so their rows are quarantined later.
-func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudonymiser, p *progress) error {
+func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudonymiser, p *progress.Printer) error {
 	col := duck.Ident(spec.Person.Column)
 	rows, err := s.conn.QueryContext(ctx, "SELECT DISTINCT "+col+" FROM src WHERE "+col+" <> ''")
 	if err != nil {
@@ -539,7 +540,7 @@ func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudo
 	if _, err := s.conn.ExecContext(ctx, "CREATE TEMP TABLE idmap (id VARCHAR, person_id VARCHAR)"); err != nil {
 		return s.fail(err, "prepare pseudonymisation")
 	}
-	p.printf("pseudonymising %d distinct identifiers with key %s", len(ids), ps.Key())
+	p.Printf("pseudonymising %d distinct identifiers with key %s", len(ids), ps.Key())
 	t0 := time.Now()
 	pseudonyms := make([]sde.Pseudonym, 0, len(ids))
 	for i := 0; i < len(ids); i += pseudonymBatch {
@@ -552,7 +553,7 @@ func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudo
 			return sde.Errorf(sde.EINTERNAL, "The pseudonymiser returned the wrong number of pseudonyms.")
 		}
 		pseudonyms = append(pseudonyms, out...)
-		p.percent("pseudonymised", i+len(batch), len(ids))
+		p.Percent("pseudonymised", int64(i+len(batch)), int64(len(ids)))
 	}
 	err = s.conn.Raw(func(dc any) error {
 		app, err := duckdb.NewAppender(dc.(driver.Conn), "temp", "main", "idmap")
@@ -570,7 +571,7 @@ func (s *session) pseudonymise(ctx context.Context, spec *Spec, ps crypto.Pseudo
 	if err != nil {
 		return s.fail(err, "store pseudonyms")
 	}
-	p.printf("pseudonymised %d identifiers in %s", len(ids), time.Since(t0).Round(time.Millisecond))
+	p.Printf("pseudonymised %d identifiers in %s", len(ids), time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
@@ -795,67 +796,4 @@ func hashFile(path string) hashResult {
 	h := sha256.New()
 	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
 	return hashResult{sum: hex.EncodeToString(h.Sum(nil)), n: n, err: err}
-}
-
-// progress prints ingest phases; percentages only when they move by 10 points.
-type progress struct {
-	w    io.Writer
-	name string
-	last int
-}
-
-func (p *progress) printf(format string, args ...any) {
-	if p.w != nil {
-		fmt.Fprintf(p.w, "ingest %s: %s\n", p.name, fmt.Sprintf(format, args...))
-	}
-}
-
-// heartbeat is how often a long phase says it is still working.
-var heartbeat = 5 * time.Second
-
-// during runs f, printing "still <what>" every heartbeat so a long phase never looks hung.
-func (p *progress) during(what string, f func() error) error {
-	if p.w == nil {
-		return f()
-	}
-	done := make(chan struct{})
-	go func() {
-		t0 := time.Now()
-		tick := time.NewTicker(heartbeat)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-tick.C:
-				p.printf("still %s (%s)", what, time.Since(t0).Round(time.Second))
-			}
-		}
-	}()
-	err := f()
-	close(done)
-	return err
-}
-
-func (p *progress) percent(what string, done, total int) {
-	if p.w == nil || total == 0 {
-		return
-	}
-	pct := done * 100 / total
-	if pct/10 > p.last/10 || done == total {
-		p.last = pct
-		p.printf("%s %d%% (%d/%d)", what, pct, done, total)
-	}
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<30:
-		return fmt.Sprintf("%.1f GiB", float64(n)/(1<<30))
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
 }

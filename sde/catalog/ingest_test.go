@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -434,37 +433,6 @@ func TestIngestRefusesOtherKeyVersion(t *testing.T) {
 	// The pinned original still works.
 	if _, err := cat.Ingest(context.Background(), IngestOptions{Spec: mustSpec(t, testSpec), Path: writeFile(t, src, "p.csv", testCSV), Pseudonymiser: k}); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// syncWriter is a goroutine-safe buffer.
-type syncWriter struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (w *syncWriter) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.Write(p)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.b.String()
-}
-
-// TestProgressHeartbeat: a phase longer than the heartbeat says it is still working.
-func TestProgressHeartbeat(t *testing.T) {
-	old := heartbeat
-	heartbeat = 10 * time.Millisecond
-	defer func() { heartbeat = old }()
-	var w syncWriter
-	p := progress{w: &w, name: "x"}
-	p.during("reading", func() error { time.Sleep(50 * time.Millisecond); return nil })
-	if !strings.Contains(w.String(), "ingest x: still reading") {
-		t.Errorf("no heartbeat: %q", w.String())
 	}
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/catalog"
 	"github.com/opensde/sde/sde/duck"
+	"github.com/opensde/sde/sde/progress"
 	"github.com/opensde/sde/sde/vdir"
 )
 
@@ -100,7 +101,7 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 	if err := o.check(); err != nil {
 		return nil, err
 	}
-	p := progress{w: o.Progress, ws: string(o.Workspace)}
+	p := progress.New(o.Progress, "activate", string(o.Workspace))
 	applies := sde.OptOutApplies(o.Purpose)
 
 	srcs, register, linkageKey, err := o.resolve(applies)
@@ -148,7 +149,7 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 	if register != nil {
 		m.OptOut.Register, m.OptOut.RegisterVersion, m.OptOut.RegisterSHA256 = register.Dataset, register.Version, register.Source.SHA256
 	}
-	p.printf("writing version %d from %d datasets (purpose %s, opt-out %s)", version, len(srcs), o.Purpose, map[bool]string{true: "applied", false: "not applied"}[applies])
+	p.Printf("writing version %d from %d datasets (purpose %s, opt-out %s)", version, len(srcs), o.Purpose, map[bool]string{true: "applied", false: "not applied"}[applies])
 
 	s, err := newSession(ctx, filepath.Join(staging, "tmp"), o.MemoryLimit, o.Threads)
 	if err != nil {
@@ -160,7 +161,7 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 			s.close()
 		}
 	}()
-	if err := s.build(ctx, &o, srcs, register, m, &p); err != nil {
+	if err := s.build(ctx, &o, srcs, register, m, p); err != nil {
 		return nil, err
 	}
 	s.close()
@@ -189,7 +190,7 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the workspace database.")
 	}
 	committed = true
-	p.printf("version %d is ready: %d rows in %d tables, %d persons; opt-out removed %d persons (%d rows)",
+	p.Printf("version %d is ready: %d rows in %d tables, %d persons; opt-out removed %d persons (%d rows)",
 		version, m.Totals.RowsStored, len(m.Datasets), m.Totals.Persons, m.OptOut.PersonsRemoved, m.OptOut.RowsRemoved)
 	return m, nil
 }
@@ -362,7 +363,7 @@ func (s *session) exec(ctx context.Context, what, q string, args ...any) error {
 }
 
 // build attaches the sources and the output file and writes every table, filling m.
-func (s *session) build(ctx context.Context, o *Options, srcs []*source, register *catalog.Lineage, m *Manifest, p *progress) error {
+func (s *session) build(ctx context.Context, o *Options, srcs []*source, register *catalog.Lineage, m *Manifest, p *progress.Printer) error {
 	for _, src := range srcs {
 		file := o.Catalog.DataFile(src.lineage.Dataset, src.lineage.Version)
 		if err := s.exec(ctx, "open a dataset", "ATTACH "+duck.String(file)+" AS "+src.alias+" (READ_ONLY)"); err != nil {
@@ -422,7 +423,7 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 		if err != nil {
 			return err
 		}
-		p.printf("%s: %d rows in, %d removed by opt-out, %d stored, %d persons (%s)", dm.Table, dm.Rows.In, dm.Rows.RemovedOptOut, dm.Rows.Stored, dm.Persons, time.Since(t0).Round(time.Millisecond))
+		p.Printf("%s: %d rows in, %d removed by opt-out, %d stored, %d persons (%s)", dm.Table, dm.Rows.In, dm.Rows.RemovedOptOut, dm.Rows.Stored, dm.Persons, time.Since(t0).Round(time.Millisecond))
 		m.Datasets = append(m.Datasets, *dm)
 		m.Totals.RowsIn += dm.Rows.In
 		m.Totals.RowsRemoved += dm.Rows.RemovedOptOut
@@ -438,8 +439,8 @@ func (s *session) build(ctx context.Context, o *Options, srcs []*source, registe
 // rekey fills pmap with the workspace pseudonym of every person not opted out, in batches. The
 // persons are read on one connection while the map is appended on another, so memory holds one
 // batch at a time.
-func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progress) error {
-	p.printf("deriving workspace pseudonyms for %d persons", total)
+func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progress.Printer) error {
+	p.Printf("deriving workspace pseudonyms for %d persons", total)
 	t0 := time.Now()
 	rows, err := s.conn.QueryContext(ctx, "SELECT person_id FROM persons WHERE person_id NOT IN (SELECT person_id FROM optout)")
 	if err != nil {
@@ -488,7 +489,7 @@ func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progres
 			return fail(err, "store workspace pseudonyms")
 		}
 		done += int64(len(batch))
-		p.percent("derived", done, total)
+		p.Percent("derived", done, total)
 		batch = batch[:0]
 		return nil
 	}
@@ -520,7 +521,7 @@ func (s *session) rekey(ctx context.Context, o *Options, total int64, p *progres
 	if n != total || distinct != total {
 		return sde.Errorf(sde.EINTERNAL, "Workspace pseudonyms are incomplete or not distinct; nothing was published.")
 	}
-	p.printf("derived %d workspace pseudonyms in %s", total, time.Since(t0).Round(time.Millisecond))
+	p.Printf("derived %d workspace pseudonyms in %s", total, time.Since(t0).Round(time.Millisecond))
 	return nil
 }
 
@@ -580,28 +581,4 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 		return nil, sde.Errorf(sde.EINTERNAL, "Row counts of %q do not add up; nothing was published.", table)
 	}
 	return dm, nil
-}
-
-// progress prints activation phases; percentages only when they move by 10 points.
-type progress struct {
-	w    io.Writer
-	ws   string
-	last int64
-}
-
-func (p *progress) printf(format string, args ...any) {
-	if p.w != nil {
-		fmt.Fprintf(p.w, "activate %s: %s\n", p.ws, fmt.Sprintf(format, args...))
-	}
-}
-
-func (p *progress) percent(what string, done, total int64) {
-	if p.w == nil || total == 0 {
-		return
-	}
-	pct := done * 100 / total
-	if pct/10 > p.last/10 || done == total {
-		p.last = pct
-		p.printf("%s %d%% (%d/%d)", what, pct, done, total)
-	}
 }

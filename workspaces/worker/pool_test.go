@@ -13,12 +13,13 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow/array"
 
+	"github.com/opensde/sde/internal/testkit"
 	"github.com/opensde/sde/sde"
 )
 
-func newPool(t *testing.T, lim Limits) (*Pool, *syncBuffer) {
+func newPool(t *testing.T, lim Limits) (*Pool, *testkit.SyncBuffer) {
 	t.Helper()
-	log := &syncBuffer{}
+	log := &testkit.SyncBuffer{}
 	lim.Threads = 1
 	p := &Pool{Exe: os.Args[0], Dir: t.TempDir(), Limits: lim, Log: log, IdleTimeout: time.Minute}
 	t.Cleanup(func() {
