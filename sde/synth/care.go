@@ -120,12 +120,7 @@ func (g *gen) community() {
 	b := g.b.out[fCommunity]
 	for i := range cons {
 		c := &cons[i]
-		kind := g.dirtyKind(fCommunity, true)
-		b = g.appendNHS(b, kind)
-		b = append(b, ',')
-		b = append(b, serviceNames[c.svc]...)
-		b = append(b, ',')
-		b = g.appendEventDate(b, c.day, kind)
+		b = g.appendEventStart(b, fCommunity, serviceNames[c.svc], c.day)
 		b = append(b, ',')
 		b = append(b, contactTypes[c.typ]...)
 		b = append(b, ',')

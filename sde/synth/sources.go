@@ -125,6 +125,17 @@ func (g *gen) appendEventDate(b []byte, z int32, kind int) []byte {
 	return appendDate(b, z)
 }
 
+// appendEventStart starts an event row of file f that always has an NHS number:
+// "nhs_number,<where>,<event date>", with the row deliberately broken one time in a thousand.
+func (g *gen) appendEventStart(b []byte, f int, where string, day int32) []byte {
+	kind := g.dirtyKind(f, true)
+	b = g.appendNHS(b, kind)
+	b = append(b, ',')
+	b = append(b, where...)
+	b = append(b, ',')
+	return g.appendEventDate(b, day, kind)
+}
+
 // postcode writes the person's synthetic postcode: area RV (not a real postcode area), district
 // from the MSOA, sector from the LSOA, unit letters from the person.
 func (g *gen) postcode(b []byte) []byte {
@@ -305,12 +316,7 @@ func (g *gen) gpEvents() {
 	prac := g.w.pracCode[p.prac]
 	for i := range evs {
 		e := &evs[i]
-		kind := g.dirtyKind(fGPEvents, true)
-		b = g.appendNHS(b, kind)
-		b = append(b, ',')
-		b = append(b, prac...)
-		b = append(b, ',')
-		b = g.appendEventDate(b, e.day, kind)
+		b = g.appendEventStart(b, fGPEvents, prac, e.day)
 		if e.obs < 0 {
 			c := &conditions[e.cond]
 			cd := &c.codes[e.code]
@@ -517,12 +523,7 @@ func (g *gen) acute() {
 	b := g.b.out[fAdmissions]
 	for i := range adms {
 		a := &adms[i]
-		kind := g.dirtyKind(fAdmissions, true)
-		b = g.appendNHS(b, kind)
-		b = append(b, ',')
-		b = append(b, trustCodes[a.trust]...)
-		b = append(b, ',')
-		b = g.appendEventDate(b, a.day, kind)
+		b = g.appendEventStart(b, fAdmissions, trustCodes[a.trust], a.day)
 		b = append(b, ',')
 		b = appendDate(b, a.dis)
 		b = append(b, ',')
@@ -543,12 +544,7 @@ func (g *gen) acute() {
 	b = g.b.out[fAE]
 	for i := range aes {
 		a := &aes[i]
-		kind := g.dirtyKind(fAE, true)
-		b = g.appendNHS(b, kind)
-		b = append(b, ',')
-		b = append(b, trustCodes[a.trust]...)
-		b = append(b, ',')
-		b = g.appendEventDate(b, a.day, kind)
+		b = g.appendEventStart(b, fAE, trustCodes[a.trust], a.day)
 		b = append(b, ',')
 		b = append(b, deptTypes[a.dept]...)
 		b = append(b, ',')
