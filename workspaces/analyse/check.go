@@ -818,6 +818,18 @@ func (an *analysis) ctes(n node, e *env) (*env, error) {
 	return ne, nil
 }
 
+// sampleOrGroupByAll refuses, in the outer query and in subqueries alike, USING SAMPLE and
+// GROUP BY ALL.
+func sampleOrGroupByAll(n node) error {
+	if !isNull(n, "sample") {
+		return refusef("USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
+	}
+	if str(n, "aggregate_handling") != "STANDARD_HANDLING" {
+		return refusef("GROUP BY ALL is not supported; list the grouping columns.")
+	}
+	return nil
+}
+
 // derivedAllowOrphan analyses a SELECT used as a relation. Its result may be
 // "orphan" person data (no person column): fine for IN over a lookup, refused
 // in FROM.
@@ -838,11 +850,8 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			return nil, refusef("LIMIT and OFFSET are not allowed in subqueries or CTEs: they pick rows arbitrarily. Filter with WHERE instead.")
 		}
 	}
-	if !isNull(n, "sample") {
-		return nil, refusef("USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
-	}
-	if str(n, "aggregate_handling") != "STANDARD_HANDLING" {
-		return nil, refusef("GROUP BY ALL is not supported; list the grouping columns.")
+	if err := sampleOrGroupByAll(n); err != nil {
+		return nil, err
 	}
 	e, err := an.ctes(n, e)
 	if err != nil {

@@ -67,11 +67,8 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 	if !isNull(root, "qualify") {
 		return nil, refusef("QUALIFY is not supported (it filters on window functions).")
 	}
-	if !isNull(root, "sample") {
-		return nil, refusef("USING SAMPLE is not allowed: samples are random and defeat the disclosure checks.")
-	}
-	if str(root, "aggregate_handling") != "STANDARD_HANDLING" {
-		return nil, refusef("GROUP BY ALL is not supported; list the grouping columns.")
+	if err := sampleOrGroupByAll(root); err != nil {
+		return nil, err
 	}
 	e, err := an.ctes(root, nil)
 	if err != nil {
