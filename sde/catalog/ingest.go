@@ -169,20 +169,12 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 		return nil, sde.Wrap(h.err, sde.EINVALID, "Cannot read the source file %q.", srcName)
 	}
 
-	version, err := c.root.Next(string(spec.Name))
+	draft, err := c.root.Begin(string(spec.Name))
 	if err != nil {
 		return nil, err
 	}
-	staging, err := c.root.Stage(string(spec.Name))
-	if err != nil {
-		return nil, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(staging)
-		}
-	}()
+	defer draft.Discard()
+	version, staging := draft.Version, draft.Dir
 
 	p.Printf("validating, generalising and writing version %d", version)
 	t0 = time.Now()
@@ -237,10 +229,9 @@ func (c *Catalog) Ingest(ctx context.Context, o IngestOptions) (*Report, error) 
 			return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot write the dataset version.")
 		}
 	}
-	if err := c.root.Publish(staging, string(spec.Name), version, []string{"data.duckdb", "spec.json", "lineage.json"}); err != nil {
+	if err := draft.Publish([]string{"data.duckdb", "spec.json", "lineage.json"}); err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the dataset version.")
 	}
-	committed = true
 	p.Printf("version %d of %s is ready: %d rows, %d quarantined, linkage %.1f%%", version, spec.Name, counts.OK, counts.Quarantined, 100*l.LinkageRate)
 	return &Report{Lineage: l, Quarantined: sample}, nil
 }

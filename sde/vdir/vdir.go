@@ -88,20 +88,39 @@ func (r Root) Lock(name, busy string) (unlock func(), err error) {
 	}, nil
 }
 
-// Stage returns a new, empty staging directory for name; remove it if the version fails.
-func (r Root) Stage(name string) (string, error) {
-	d, err := os.MkdirTemp(filepath.Join(string(r), ".staging"), name+"-")
-	if err != nil {
-		return "", sde.Wrap(err, sde.EINTERNAL, "Cannot create a staging directory.")
-	}
-	return d, nil
+// Draft is a version being written: files go into Dir, and Publish makes them version Version.
+type Draft struct {
+	Version int
+	Dir     string
+	root    Root
+	name    string
 }
 
-// Publish makes a fully written staging directory version of name in one rename, after
-// syncing files and making them read-only.
-func (r Root) Publish(staging, name string, version int, files []string) error {
+// Begin starts the next version of name in a new, empty staging directory. Hold name's Lock
+// from before Begin until after Publish, and defer Discard.
+func (r Root) Begin(name string) (*Draft, error) {
+	version, err := r.Next(name)
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot read the existing versions.")
+	}
+	d, err := os.MkdirTemp(filepath.Join(string(r), ".staging"), name+"-")
+	if err != nil {
+		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot create a staging directory.")
+	}
+	return &Draft{Version: version, Dir: d, root: r, name: name}, nil
+}
+
+// Discard removes the staging directory of a draft that was not published; after Publish
+// there is nothing left to remove, so it is safe to defer.
+func (d *Draft) Discard() {
+	os.RemoveAll(d.Dir)
+}
+
+// Publish makes the fully written files the new version in one rename, after syncing them
+// and making them read-only. Files in Dir not listed are published too; callers check first.
+func (d *Draft) Publish(files []string) error {
 	for _, f := range files {
-		p := filepath.Join(staging, f)
+		p := filepath.Join(d.Dir, f)
 		if err := syncFile(p); err != nil {
 			return err
 		}
@@ -109,14 +128,14 @@ func (r Root) Publish(staging, name string, version int, files []string) error {
 			return err
 		}
 	}
-	if err := syncDir(staging); err != nil {
+	if err := syncDir(d.Dir); err != nil {
 		return err
 	}
-	final := r.Dir(name, version)
+	final := d.root.Dir(d.name, d.Version)
 	if err := os.MkdirAll(filepath.Dir(final), 0o750); err != nil {
 		return err
 	}
-	if err := os.Rename(staging, final); err != nil {
+	if err := os.Rename(d.Dir, final); err != nil {
 		return err
 	}
 	return syncDir(filepath.Dir(final))

@@ -122,20 +122,12 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 		return nil, err
 	}
 	defer unlock()
-	version, err := root.Next(string(o.Workspace))
+	draft, err := root.Begin(string(o.Workspace))
 	if err != nil {
 		return nil, err
 	}
-	staging, err := root.Stage(string(o.Workspace))
-	if err != nil {
-		return nil, err
-	}
-	committed := false
-	defer func() {
-		if !committed {
-			os.RemoveAll(staging)
-		}
-	}()
+	defer draft.Discard()
+	version, staging := draft.Version, draft.Dir
 
 	m := &Manifest{
 		Workspace:  o.Workspace,
@@ -182,14 +174,9 @@ func Materialise(ctx context.Context, o Options) (*Manifest, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The activation was cancelled; nothing was published.")
 	}
-	final := VersionDir(o.Dir, o.Workspace, version)
-	if err := root.Publish(staging, string(o.Workspace), version, []string{DatabaseFile, ManifestFile}); err != nil {
-		if _, statErr := os.Stat(final); statErr == nil {
-			committed = true // renamed; only the final directory sync failed
-		}
+	if err := draft.Publish([]string{DatabaseFile, ManifestFile}); err != nil {
 		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot publish the workspace database.")
 	}
-	committed = true
 	p.Printf("version %d is ready: %d rows in %d tables, %d persons; opt-out removed %d persons (%d rows)",
 		version, m.Totals.RowsStored, len(m.Datasets), m.Totals.Persons, m.OptOut.PersonsRemoved, m.OptOut.RowsRemoved)
 	return m, nil
