@@ -250,39 +250,33 @@ func loadAgreement(ctx context.Context, tx *sql.Tx, id sde.AgreementID) (*sde.Ag
 	}
 	a.RevokedAt, a.RevokedBy, a.RevokeReason = parseNullTS(revokedAt), sde.UserID(revokedBy.String), reason.String
 
-	rows, err := tx.QueryContext(ctx, "SELECT organisation FROM agreement_parties WHERE agreement_id = ? ORDER BY organisation", id)
-	if err != nil {
+	if err := eachRow(ctx, tx, func(r *sql.Rows) error {
+		var o sde.OrgCode
+		err := r.Scan(&o)
+		a.Parties = append(a.Parties, o)
+		return err
+	}, "SELECT organisation FROM agreement_parties WHERE agreement_id = ? ORDER BY organisation", id); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
-		var o sde.OrgCode
-		if err := rows.Scan(&o); err != nil {
-			rows.Close()
-			return nil, err
-		}
-		a.Parties = append(a.Parties, o)
-	}
-	rows.Close()
 
 	if a.Datasets, err = loadScopes(ctx, tx, "agreement_datasets", "agreement_id", string(id)); err != nil {
 		return nil, err
 	}
 
-	rows, err = tx.QueryContext(ctx, "SELECT organisation, user_id, at FROM signatures WHERE agreement_id = ? ORDER BY at, organisation", id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = eachRow(ctx, tx, func(r *sql.Rows) error {
 		var s sde.Signature
 		var at string
-		if err := rows.Scan(&s.Organisation, &s.User, &at); err != nil {
-			return nil, err
+		if err := r.Scan(&s.Organisation, &s.User, &at); err != nil {
+			return err
 		}
 		s.At = parseTS(at)
 		a.Signatures = append(a.Signatures, s)
+		return nil
+	}, "SELECT organisation, user_id, at FROM signatures WHERE agreement_id = ? ORDER BY at, organisation", id)
+	if err != nil {
+		return nil, err
 	}
-	return a, rows.Err()
+	return a, nil
 }
 
 // Get returns an agreement to any signed-in user.
@@ -412,42 +406,18 @@ func (as *AgreementService) Revoke(ctx context.Context, id sde.AgreementID, reas
 	return a, nil
 }
 
-func queryStrings(ctx context.Context, tx *sql.Tx, query string, args ...any) ([]string, error) {
-	rows, err := tx.QueryContext(ctx, query, args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
-		out = append(out, s)
-	}
-	return out, rows.Err()
-}
-
 // loadScopes reads the datasets and columns of an agreement or a workspace from table, whose
 // owner column is key.
 func loadScopes(ctx context.Context, tx *sql.Tx, table, key, id string) ([]sde.DatasetScope, error) {
-	rows, err := tx.QueryContext(ctx, "SELECT dataset, columns FROM "+table+" WHERE "+key+" = ? ORDER BY dataset", id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
 	var out []sde.DatasetScope
-	for rows.Next() {
+	err := eachRow(ctx, tx, func(r *sql.Rows) error {
 		var sc sde.DatasetScope
 		var cols string
-		if err := rows.Scan(&sc.Dataset, &cols); err != nil {
-			return nil, err
-		}
-		if err := json.Unmarshal([]byte(cols), &sc.Columns); err != nil {
-			return nil, err
+		if err := r.Scan(&sc.Dataset, &cols); err != nil {
+			return err
 		}
 		out = append(out, sc)
-	}
-	return out, rows.Err()
+		return json.Unmarshal([]byte(cols), &out[len(out)-1].Columns)
+	}, "SELECT dataset, columns FROM "+table+" WHERE "+key+" = ? ORDER BY dataset", id)
+	return out, err
 }

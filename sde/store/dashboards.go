@@ -73,13 +73,7 @@ func (ds *DashboardService) Get(ctx context.Context, ws sde.WorkspaceID, id stri
 		if d, err = loadDashboard(ctx, tx, ws, id); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT panel, release_id, result, error_code, error_msg, refreshed_by, refreshed_at FROM dashboard_results r
-			WHERE dashboard_id = ? AND rowid = (SELECT max(rowid) FROM dashboard_results WHERE dashboard_id = r.dashboard_id AND panel = r.panel) ORDER BY panel`, id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			var r sde.PanelResult
 			var rel, result, code, msg sql.NullString
 			var at string
@@ -94,8 +88,9 @@ func (ds *DashboardService) Get(ctx context.Context, ws sde.WorkspaceID, id stri
 				r.Error = &sde.QueryError{Code: code.String, Message: msg.String}
 			}
 			results = append(results, r)
-		}
-		return rows.Err()
+			return nil
+		}, `SELECT panel, release_id, result, error_code, error_msg, refreshed_by, refreshed_at FROM dashboard_results r
+			WHERE dashboard_id = ? AND rowid = (SELECT max(rowid) FROM dashboard_results WHERE dashboard_id = r.dashboard_id AND panel = r.panel) ORDER BY panel`, id)
 	})
 	return d, results, err
 }

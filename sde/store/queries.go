@@ -110,19 +110,14 @@ func (qs *QueryService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.Qu
 		if _, err := visible(ctx, tx, qs.s, p, ws); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id, workspace_id, user_id, sql, state, release_id, NULL, error_code, error_msg, created_at, finished_at FROM queries WHERE workspace_id = ? AND user_id = ? ORDER BY created_at DESC, rowid DESC", ws, p.User)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			q, err := scanQuery(rows, false)
 			if err != nil {
 				return err
 			}
 			out = append(out, q)
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT id, workspace_id, user_id, sql, state, release_id, NULL, error_code, error_msg, created_at, finished_at FROM queries WHERE workspace_id = ? AND user_id = ? ORDER BY created_at DESC, rowid DESC", ws, p.User)
 	})
 	return out, err
 }

@@ -96,12 +96,7 @@ func (svc *OrganisationService) List(ctx context.Context) ([]*sde.Organisation, 
 	}
 	var out []*sde.Organisation
 	err := svc.s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT code, name, kind, created_at FROM organisations ORDER BY code")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			o := &sde.Organisation{}
 			var created string
 			if err := rows.Scan(&o.Code, &o.Name, &o.Kind, &created); err != nil {
@@ -109,8 +104,8 @@ func (svc *OrganisationService) List(ctx context.Context) ([]*sde.Organisation, 
 			}
 			o.CreatedAt = parseTS(created)
 			out = append(out, o)
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT code, name, kind, created_at FROM organisations ORDER BY code")
 	})
 	return out, err
 }
@@ -206,19 +201,14 @@ func (ps *PersonService) List(ctx context.Context) ([]*sde.Person, error) {
 	}
 	var out []*sde.Person
 	err := ps.s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+personCols+" FROM people ORDER BY id")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			p, err := scanPerson(rows)
 			if err != nil {
 				return err
 			}
 			out = append(out, p)
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT "+personCols+" FROM people ORDER BY id")
 	})
 	return out, err
 }
@@ -334,19 +324,14 @@ func (ds *DatasetService) List(ctx context.Context) ([]*sde.Dataset, error) {
 	}
 	var out []*sde.Dataset
 	err := ds.s.read(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, "SELECT "+datasetCols+" FROM datasets ORDER BY name")
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			d, err := scanDataset(rows)
 			if err != nil {
 				return err
 			}
 			out = append(out, d)
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT "+datasetCols+" FROM datasets ORDER BY name")
 	})
 	return out, err
 }

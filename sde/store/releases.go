@@ -78,12 +78,7 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 		if _, err := visible(ctx, tx, rs.s, p, ws); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT id, query_id, user_id, status, decision, created_at FROM releases WHERE workspace_id = ? ORDER BY created_at, rowid", ws)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			r := &sde.Release{Workspace: ws}
 			var decision sql.NullString
 			var at string
@@ -95,8 +90,8 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 			}
 			r.CreatedAt = parseTS(at)
 			out = append(out, r)
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT id, query_id, user_id, status, decision, created_at FROM releases WHERE workspace_id = ? ORDER BY created_at, rowid", ws)
 	})
 	return out, err
 }
@@ -119,19 +114,14 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 		if err := access(p, rec, rs.s.Now(), ""); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL AND status = 'released' ORDER BY created_at, rowid", ws, key)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			var l string
 			if err := rows.Scan(&l); err != nil {
 				return err
 			}
 			out = append(out, json.RawMessage(l))
-		}
-		return rows.Err()
+			return nil
+		}, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL AND status = 'released' ORDER BY created_at, rowid", ws, key)
 	})
 	return out, err
 }

@@ -140,19 +140,18 @@ func loadReview(ctx context.Context, tx *sql.Tx, id sde.ReleaseID) (*sde.ReviewI
 		return nil, sde.Errorf(sde.ENOTFOUND, "No output %s is waiting for review.", id)
 	}
 	it.Decision, it.Result, it.CreatedAt = json.RawMessage(decision.String), json.RawMessage(held.String), parseTS(created)
-	rows, err := tx.QueryContext(ctx, "SELECT checker, verdict, comment, at FROM release_reviews WHERE release_id = ? ORDER BY at, checker", id)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	for rows.Next() {
+	err = eachRow(ctx, tx, func(rows *sql.Rows) error {
 		var r sde.Review
 		var at string
 		if err := rows.Scan(&r.Checker, &r.Verdict, &r.Comment, &at); err != nil {
-			return nil, err
+			return err
 		}
 		r.At = parseTS(at)
 		it.Reviews = append(it.Reviews, r)
+		return nil
+	}, "SELECT checker, verdict, comment, at FROM release_reviews WHERE release_id = ? ORDER BY at, checker", id)
+	if err != nil {
+		return nil, err
 	}
-	return it, rows.Err()
+	return it, nil
 }

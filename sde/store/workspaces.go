@@ -207,34 +207,26 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		return nil, err
 	}
 
-	rows, err := tx.QueryContext(ctx, "SELECT dataset, organisation, decision, reason, by_user, at FROM approvals WHERE workspace_id = ? ORDER BY dataset", id)
-	if err != nil {
-		return nil, err
-	}
-	for rows.Next() {
+	if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
 		var a sde.Approval
 		var at sql.NullString
 		if err := rows.Scan(&a.Dataset, &a.Organisation, &a.Decision, &a.Reason, &a.By, &at); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		a.At = parseNullTS(at)
 		ws.Approvals = append(ws.Approvals, a)
-	}
-	rows.Close()
-
-	now := s.Now()
-	rows, err = tx.QueryContext(ctx, "SELECT user_id, role, added_at, confirmed_at, confirmed_by FROM memberships WHERE workspace_id = ? ORDER BY added_at, user_id", id)
-	if err != nil {
+		return nil
+	}, "SELECT dataset, organisation, decision, reason, by_user, at FROM approvals WHERE workspace_id = ? ORDER BY dataset", id); err != nil {
 		return nil, err
 	}
-	for rows.Next() {
+
+	now := s.Now()
+	if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
 		var m sde.Membership
 		var added string
 		var confirmed, by sql.NullString
 		if err := rows.Scan(&m.User, &m.Role, &added, &confirmed, &by); err != nil {
-			rows.Close()
-			return nil, err
+			return err
 		}
 		m.AddedAt, m.ConfirmedBy = parseTS(added), sde.UserID(by.String)
 		if c := parseNullTS(confirmed); c != nil {
@@ -243,9 +235,8 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		}
 		m.Lapsed = m.ConfirmedAt.IsZero() || !now.Before(m.ReviewDue)
 		ws.Members = append(ws.Members, m)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+		return nil
+	}, "SELECT user_id, role, added_at, confirmed_at, confirmed_by FROM memberships WHERE workspace_id = ? ORDER BY added_at, user_id", id); err != nil {
 		return nil, err
 	}
 
@@ -368,26 +359,23 @@ func syncWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		}
 	}
 	if state != sde.WorkspaceArchived {
-		rows, err := tx.QueryContext(ctx, "SELECT user_id, confirmed_at FROM memberships WHERE workspace_id = ? AND confirmed_at IS NOT NULL AND lapsed_at IS NULL ORDER BY user_id", id)
-		if err != nil {
-			return nil, err
-		}
 		type lapse struct {
 			user string
 			due  time.Time
 		}
 		var lapses []lapse
-		for rows.Next() {
+		if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
 			var u, c string
 			if err := rows.Scan(&u, &c); err != nil {
-				rows.Close()
-				return nil, err
+				return err
 			}
 			if due := parseTS(c).Add(s.review); !now.Before(due) {
 				lapses = append(lapses, lapse{u, due})
 			}
+			return nil
+		}, "SELECT user_id, confirmed_at FROM memberships WHERE workspace_id = ? AND confirmed_at IS NOT NULL AND lapsed_at IS NULL ORDER BY user_id", id); err != nil {
+			return nil, err
 		}
-		rows.Close()
 		for _, l := range lapses {
 			if _, err := tx.ExecContext(ctx, "UPDATE memberships SET lapsed_at = ? WHERE workspace_id = ? AND user_id = ?", ts(l.due), id, l.user); err != nil {
 				return nil, err
@@ -526,13 +514,7 @@ func (svc *WorkspaceService) History(ctx context.Context, id sde.WorkspaceID) ([
 		if _, err := visible(ctx, tx, svc.s, p, id); err != nil {
 			return err
 		}
-		rows, err := tx.QueryContext(ctx, `SELECT seq, at, kind, actor, subject, from_state, to_state, reason
-			FROM workspace_events WHERE workspace_id = ? ORDER BY seq`, id)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
+		return eachRow(ctx, tx, func(rows *sql.Rows) error {
 			ev := &sde.WorkspaceEvent{Workspace: id}
 			var at string
 			if err := rows.Scan(&ev.Seq, &at, &ev.Kind, &ev.Actor, &ev.Subject, &ev.From, &ev.To, &ev.Reason); err != nil {
@@ -540,8 +522,9 @@ func (svc *WorkspaceService) History(ctx context.Context, id sde.WorkspaceID) ([
 			}
 			ev.At = parseTS(at)
 			out = append(out, ev)
-		}
-		return rows.Err()
+			return nil
+		}, `SELECT seq, at, kind, actor, subject, from_state, to_state, reason
+			FROM workspace_events WHERE workspace_id = ? ORDER BY seq`, id)
 	})
 	return out, err
 }
