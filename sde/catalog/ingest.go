@@ -26,6 +26,7 @@ import (
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/duck"
 	"github.com/opensde/sde/sde/progress"
+	"github.com/opensde/sde/sde/sqlrows"
 	"github.com/opensde/sde/sde/vdir"
 )
 
@@ -345,17 +346,10 @@ func (s *session) load(ctx context.Context, spec *Spec, path, name, format strin
 		}
 	}
 	if format != "csv" {
-		rows, err := s.conn.QueryContext(ctx, "SELECT column_name FROM (DESCRIBE src)")
+		names, err := sqlrows.Strings(ctx, s.conn, "SELECT column_name FROM (DESCRIBE src)")
 		if err != nil {
 			return s.fail(err, "describe the source")
 		}
-		var names []string
-		for rows.Next() {
-			var n string
-			rows.Scan(&n)
-			names = append(names, n)
-		}
-		rows.Close()
 		if err := checkColumns(spec, names); err != nil {
 			return err
 		}
@@ -627,27 +621,23 @@ func (s *session) write(ctx context.Context, spec *Spec, ref time.Time, file str
 	}
 	// Reasons are "column: problem" joined by "; "; count each separately.
 	var rc []ReasonCount
-	rows, err := s.conn.QueryContext(ctx, "SELECT r, count(*) FROM (SELECT unnest(string_split(reasons, '; ')) AS r FROM out._quarantine) GROUP BY r ORDER BY count(*) DESC, r")
-	if err != nil {
-		return counts, 0, nil, nil, nil, s.fail(err, "summarise the quarantine")
-	}
-	for rows.Next() {
+	if err := sqlrows.Each(ctx, s.conn, func(rows *sql.Rows) error {
 		var r ReasonCount
-		rows.Scan(&r.Reason, &r.Rows)
+		err := rows.Scan(&r.Reason, &r.Rows)
 		rc = append(rc, r)
-	}
-	rows.Close()
-	var sample []QuarantinedRow
-	rows, err = s.conn.QueryContext(ctx, fmt.Sprintf("SELECT row_number, reasons FROM out._quarantine ORDER BY row_number LIMIT %d", quarantineSample))
-	if err != nil {
+		return err
+	}, "SELECT r, count(*) FROM (SELECT unnest(string_split(reasons, '; ')) AS r FROM out._quarantine) GROUP BY r ORDER BY count(*) DESC, r"); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "summarise the quarantine")
 	}
-	for rows.Next() {
+	var sample []QuarantinedRow
+	if err := sqlrows.Each(ctx, s.conn, func(rows *sql.Rows) error {
 		var r QuarantinedRow
-		rows.Scan(&r.Row, &r.Reasons)
+		err := rows.Scan(&r.Row, &r.Reasons)
 		sample = append(sample, r)
+		return err
+	}, fmt.Sprintf("SELECT row_number, reasons FROM out._quarantine ORDER BY row_number LIMIT %d", quarantineSample)); err != nil {
+		return counts, 0, nil, nil, nil, s.fail(err, "summarise the quarantine")
 	}
-	rows.Close()
 	if _, err := s.conn.ExecContext(ctx, "DETACH out"); err != nil {
 		return counts, 0, nil, nil, nil, s.fail(err, "close the dataset file")
 	}

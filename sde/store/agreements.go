@@ -14,6 +14,7 @@ import (
 
 	"github.com/opensde/sde/disclosure"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 var (
@@ -250,7 +251,7 @@ func loadAgreement(ctx context.Context, tx *sql.Tx, id sde.AgreementID) (*sde.Ag
 	}
 	a.RevokedAt, a.RevokedBy, a.RevokeReason = parseNullTS(revokedAt), sde.UserID(revokedBy.String), reason.String
 
-	if err := eachRow(ctx, tx, func(r *sql.Rows) error {
+	if err := sqlrows.Each(ctx, tx, func(r *sql.Rows) error {
 		var o sde.OrgCode
 		err := r.Scan(&o)
 		a.Parties = append(a.Parties, o)
@@ -263,7 +264,7 @@ func loadAgreement(ctx context.Context, tx *sql.Tx, id sde.AgreementID) (*sde.Ag
 		return nil, err
 	}
 
-	err = eachRow(ctx, tx, func(r *sql.Rows) error {
+	err = sqlrows.Each(ctx, tx, func(r *sql.Rows) error {
 		var s sde.Signature
 		var at string
 		if err := r.Scan(&s.Organisation, &s.User, &at); err != nil {
@@ -304,7 +305,7 @@ func (as *AgreementService) List(ctx context.Context) ([]*sde.Agreement, error) 
 	var out []*sde.Agreement
 	now := as.s.Now()
 	err := as.s.read(ctx, func(tx *sql.Tx) error {
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
 		if err != nil {
 			return err
 		}
@@ -410,7 +411,7 @@ func (as *AgreementService) Revoke(ctx context.Context, id sde.AgreementID, reas
 // owner column is key.
 func loadScopes(ctx context.Context, tx *sql.Tx, table, key, id string) ([]sde.DatasetScope, error) {
 	var out []sde.DatasetScope
-	err := eachRow(ctx, tx, func(r *sql.Rows) error {
+	err := sqlrows.Each(ctx, tx, func(r *sql.Rows) error {
 		var sc sde.DatasetScope
 		var cols string
 		if err := r.Scan(&sc.Dataset, &cols); err != nil {

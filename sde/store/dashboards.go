@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // DashboardService implements sde.DashboardService.
@@ -73,7 +74,7 @@ func (ds *DashboardService) Get(ctx context.Context, ws sde.WorkspaceID, id stri
 		if d, err = loadDashboard(ctx, tx, ws, id); err != nil {
 			return err
 		}
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			var r sde.PanelResult
 			var rel, result, code, msg sql.NullString
 			var at string
@@ -106,7 +107,7 @@ func (ds *DashboardService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sd
 		if err := ds.member(ctx, tx, p, ws); err != nil {
 			return err
 		}
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM dashboards WHERE workspace_id = ? ORDER BY created_at, id", ws)
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM dashboards WHERE workspace_id = ? ORDER BY created_at, id", ws)
 		if err != nil {
 			return err
 		}

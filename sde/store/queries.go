@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // QueryService implements sde.QueryService.
@@ -110,7 +111,7 @@ func (qs *QueryService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.Qu
 		if _, err := visible(ctx, tx, qs.s, p, ws); err != nil {
 			return err
 		}
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			q, err := scanQuery(rows, false)
 			if err != nil {
 				return err

@@ -12,6 +12,7 @@ import (
 
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/catalog"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 var (
@@ -96,7 +97,7 @@ func (svc *OrganisationService) List(ctx context.Context) ([]*sde.Organisation, 
 	}
 	var out []*sde.Organisation
 	err := svc.s.read(ctx, func(tx *sql.Tx) error {
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			o := &sde.Organisation{}
 			var created string
 			if err := rows.Scan(&o.Code, &o.Name, &o.Kind, &created); err != nil {
@@ -201,7 +202,7 @@ func (ps *PersonService) List(ctx context.Context) ([]*sde.Person, error) {
 	}
 	var out []*sde.Person
 	err := ps.s.read(ctx, func(tx *sql.Tx) error {
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			p, err := scanPerson(rows)
 			if err != nil {
 				return err
@@ -324,7 +325,7 @@ func (ds *DatasetService) List(ctx context.Context) ([]*sde.Dataset, error) {
 	}
 	var out []*sde.Dataset
 	err := ds.s.read(ctx, func(tx *sql.Tx) error {
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			d, err := scanDataset(rows)
 			if err != nil {
 				return err

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // ReleaseService implements sde.ReleaseService.
@@ -78,7 +79,7 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 		if _, err := visible(ctx, tx, rs.s, p, ws); err != nil {
 			return err
 		}
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			r := &sde.Release{Workspace: ws}
 			var decision sql.NullString
 			var at string
@@ -114,7 +115,7 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 		if err := access(p, rec, rs.s.Now(), ""); err != nil {
 			return err
 		}
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			var l string
 			if err := rows.Scan(&l); err != nil {
 				return err

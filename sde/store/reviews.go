@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // ReviewService implements sde.ReviewService.
@@ -29,7 +30,7 @@ func (rv *ReviewService) Queue(ctx context.Context) ([]*sde.ReviewItem, error) {
 	}
 	var out []*sde.ReviewItem
 	err = rv.s.read(ctx, func(tx *sql.Tx) error {
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM releases WHERE status = 'review' AND user_id <> ? AND id NOT IN (SELECT release_id FROM release_reviews WHERE checker = ?) ORDER BY created_at, rowid", p.User, p.User)
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM releases WHERE status = 'review' AND user_id <> ? AND id NOT IN (SELECT release_id FROM release_reviews WHERE checker = ?) ORDER BY created_at, rowid", p.User, p.User)
 		if err != nil {
 			return err
 		}
@@ -140,7 +141,7 @@ func loadReview(ctx context.Context, tx *sql.Tx, id sde.ReleaseID) (*sde.ReviewI
 		return nil, sde.Errorf(sde.ENOTFOUND, "No output %s is waiting for review.", id)
 	}
 	it.Decision, it.Result, it.CreatedAt = json.RawMessage(decision.String), json.RawMessage(held.String), parseTS(created)
-	err = eachRow(ctx, tx, func(rows *sql.Rows) error {
+	err = sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 		var r sde.Review
 		var at string
 		if err := rows.Scan(&r.Checker, &r.Verdict, &r.Comment, &at); err != nil {

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // TransparencyService implements sde.TransparencyService.
@@ -17,7 +18,7 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 	now := ts.s.Now()
 	t := &sde.Transparency{GeneratedAt: now, Organisations: []sde.Organisation{}, Agreements: []sde.PublicAgreement{}, Workspaces: []sde.PublicWorkspace{}}
 	err := ts.s.read(ctx, func(tx *sql.Tx) error {
-		codes, err := queryStrings(ctx, tx, "SELECT code FROM organisations ORDER BY code")
+		codes, err := sqlrows.Strings(ctx, tx, "SELECT code FROM organisations ORDER BY code")
 		if err != nil {
 			return err
 		}
@@ -28,7 +29,7 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 			}
 			t.Organisations = append(t.Organisations, *o)
 		}
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
 		if err != nil {
 			return err
 		}
@@ -48,7 +49,7 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 			}
 			t.Agreements = append(t.Agreements, pa)
 		}
-		wids, err := queryStrings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
+		wids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
 		if err != nil {
 			return err
 		}

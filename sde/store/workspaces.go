@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // WorkspaceService implements sde.WorkspaceService.
@@ -207,7 +208,7 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		return nil, err
 	}
 
-	if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
+	if err := sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 		var a sde.Approval
 		var at sql.NullString
 		if err := rows.Scan(&a.Dataset, &a.Organisation, &a.Decision, &a.Reason, &a.By, &at); err != nil {
@@ -221,7 +222,7 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 	}
 
 	now := s.Now()
-	if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
+	if err := sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 		var m sde.Membership
 		var added string
 		var confirmed, by sql.NullString
@@ -364,7 +365,7 @@ func syncWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 			due  time.Time
 		}
 		var lapses []lapse
-		if err := eachRow(ctx, tx, func(rows *sql.Rows) error {
+		if err := sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			var u, c string
 			if err := rows.Scan(&u, &c); err != nil {
 				return err
@@ -393,7 +394,7 @@ func syncWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 
 // syncAgreementWorkspaces re-derives every workspace under an agreement after it changed.
 func syncAgreementWorkspaces(ctx context.Context, tx *sql.Tx, s *Store, id sde.AgreementID, actor sde.UserID) ([]*sde.WorkspaceEvent, error) {
-	ids, err := queryStrings(ctx, tx, "SELECT id FROM workspaces WHERE agreement_id = ? AND archived_at IS NULL ORDER BY id", id)
+	ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces WHERE agreement_id = ? AND archived_at IS NULL ORDER BY id", id)
 	if err != nil {
 		return nil, err
 	}
@@ -478,7 +479,7 @@ func (svc *WorkspaceService) List(ctx context.Context, f sde.WorkspaceFilter) ([
 	}
 	var out []*sde.Workspace
 	err = svc.s.read(ctx, func(tx *sql.Tx) error {
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
 		if err != nil {
 			return err
 		}
@@ -514,7 +515,7 @@ func (svc *WorkspaceService) History(ctx context.Context, id sde.WorkspaceID) ([
 		if _, err := visible(ctx, tx, svc.s, p, id); err != nil {
 			return err
 		}
-		return eachRow(ctx, tx, func(rows *sql.Rows) error {
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			ev := &sde.WorkspaceEvent{Workspace: id}
 			var at string
 			if err := rows.Scan(&ev.Seq, &at, &ev.Kind, &ev.Actor, &ev.Subject, &ev.From, &ev.To, &ev.Reason); err != nil {
@@ -768,7 +769,7 @@ func (svc *WorkspaceService) ApplyLifecycle(ctx context.Context) ([]*sde.Workspa
 	var all []*sde.WorkspaceEvent
 	err := svc.s.write(ctx, func(tx *sql.Tx) error {
 		all = nil
-		ids, err := queryStrings(ctx, tx, "SELECT id FROM workspaces WHERE state <> 'archived' ORDER BY id")
+		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces WHERE state <> 'archived' ORDER BY id")
 		if err != nil {
 			return err
 		}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/opensde/sde/disclosure"
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // Limits on analyst input. The parser and our walkers are recursive, so both
@@ -148,25 +149,16 @@ func (a *Analyser) exprSQLs(ctx context.Context, es []node) ([]string, error) {
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	rows, err := a.conn.QueryContext(ctx, "SELECT json_deserialize_sql(value) FROM json_each(CAST($1 AS JSON)) ORDER BY CAST(\"key\" AS INTEGER)", string(j))
+	out, err := sqlrows.Strings(ctx, a.conn, "SELECT json_deserialize_sql(value) FROM json_each(CAST($1 AS JSON)) ORDER BY CAST(\"key\" AS INTEGER)", string(j))
 	if err != nil {
 		return nil, err
 	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			return nil, err
-		}
+	for i, s := range out {
 		t, ok := strings.CutPrefix(s, "SELECT ")
 		if !ok {
 			return nil, fmt.Errorf("analyse: unexpected deserialised text %q", s)
 		}
-		out = append(out, t)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, err
+		out[i] = t
 	}
 	if len(out) != len(es) {
 		return nil, fmt.Errorf("analyse: %d expressions printed, %d asked", len(out), len(es))
