@@ -527,3 +527,40 @@ func TestMembersAddedAfterRequestNeedConfirmation(t *testing.T) {
 		t.Errorf("a member added after the request was confirmed by activation: %v", err)
 	}
 }
+
+// TestDecideRefusesMembersAndLateApprovals: a controller who is a member may not decide, and
+// an approval is refused once the workspace's end date or the agreement's expiry has passed.
+func TestDecideRefusesMembersAndLateApprovals(t *testing.T) {
+	st, c := seeded(t)
+	signedAgreement(t, st, c, "agr-late")
+	if err := st.People.Register(as(t, "admin"), &sde.Person{ID: "dual", Name: "Planner and GP controller", Organisation: "RVGPC",
+		Roles: []sde.Role{sde.RolePlanner, sde.RoleController}}); err != nil {
+		t.Fatal(err)
+	}
+	dual := asP(&sde.Principal{User: "dual", Organisation: "RVGPC", Roles: []sde.Role{sde.RolePlanner, sde.RoleController}})
+	withDual := &sde.Workspace{Name: "with-dual", Purpose: "p", Agreement: "agr-late", Datasets: []sde.DatasetScope{{Dataset: "patients"}},
+		Members: []sde.Membership{{User: "dual", Role: sde.RolePlanner}}, EndDate: c.Now().Add(30 * day)}
+	if err := st.Workspaces.Request(as(t, "analyst1"), withDual); err != nil {
+		t.Fatal(err)
+	}
+	request(t, st, c, "ends", "agr-late")
+	request(t, st, c, "expires", "agr-late")
+	approve := sde.Decision{Verdict: sde.DecisionApproved}
+	check := func(name string, who context.Context, ws sde.WorkspaceID, wantCode, wantMsg string) {
+		t.Helper()
+		before := counts(t, st)
+		_, err := st.Workspaces.Decide(who, ws, approve)
+		if code(err) != wantCode || !strings.Contains(sde.ErrorMessage(err), wantMsg) {
+			t.Errorf("%s: %v; want %s with %q", name, err, wantCode, wantMsg)
+		}
+		sameCounts(t, name, before, counts(t, st))
+	}
+	check("a member deciding", dual, "with-dual", sde.EFORBIDDEN, "Members of a workspace may not decide")
+	if _, err := st.Workspaces.ConfirmMember(dual, "with-dual", "dual"); code(err) != sde.EFORBIDDEN || !strings.Contains(sde.ErrorMessage(err), "your own membership") {
+		t.Errorf("confirming one's own membership: %v", err)
+	}
+	c.Advance(201 * day)
+	check("after the end date", as(t, "controller-gp"), "ends", sde.ECONFLICT, "end date has passed")
+	c.Advance(165 * day)
+	check("after the agreement expired", as(t, "controller-gp"), "expires", sde.ECONFLICT, "agreement has expired")
+}
