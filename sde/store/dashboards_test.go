@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/opensde/sde/sde"
@@ -23,11 +24,16 @@ func TestDashboards(t *testing.T) {
 		{Workspace: DevWorkspace, Title: "x"},
 		{Workspace: DevWorkspace, Title: "x", Panels: []sde.Panel{{Title: "p", SQL: "SELECT 1", Chart: "pie"}}},
 		{Workspace: DevWorkspace, Title: "x", Panels: []sde.Panel{{Title: "p", SQL: "SELECT 1", Chart: "bar"}}},
+		{Workspace: DevWorkspace, Title: "x", Panels: []sde.Panel{{Title: " ", SQL: "SELECT 1", Chart: "table"}}},
 	}
 	for i, b := range bad {
 		if err := st.Dashboards.Create(as(t, "analyst1"), &b); code(err) != sde.EINVALID {
 			t.Errorf("bad dashboard %d: %v", i, err)
 		}
+	}
+	huge := sde.Dashboard{Workspace: DevWorkspace, Title: "x", Panels: []sde.Panel{{Title: "p", SQL: strings.Repeat("x", maxSQL+1), Chart: "table"}}}
+	if err := st.Dashboards.Create(as(t, "analyst1"), &huge); code(err) != sde.ETOOLARGE {
+		t.Errorf("a panel over the SQL limit: %v", err)
 	}
 	if err := st.Dashboards.Create(as(t, "analyst1"), d); err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package store
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 
 	"github.com/opensde/sde/sde"
@@ -16,6 +17,9 @@ func TestQueriesAreTheAnalystsOwn(t *testing.T) {
 	}
 	if q.ID == "" || q.State != sde.QueryRunning || q.User != "analyst1" {
 		t.Fatalf("created %+v", q)
+	}
+	if err := st.Queries.Create(a1, &sde.QueryRecord{Workspace: "demo", SQL: strings.Repeat("x", maxSQL+1)}); code(err) != sde.ETOOLARGE {
+		t.Errorf("a query over the SQL limit: %v", err)
 	}
 	// Nobody but analyst1 may run queries here, see this one, or finish it.
 	for _, u := range []sde.UserID{"analyst2", "planner1", "controller-gp", "checker1", "admin"} {
