@@ -246,6 +246,7 @@ func TestAPIBadInputChangesNothing(t *testing.T) {
 		{"bad dataset spec", "admin", "POST", "/api/v1/datasets", map[string]any{"spec": map[string]any{"name": "x"}}, 400, ""},
 		{"dataset without a spec", "admin", "POST", "/api/v1/datasets", map[string]any{}, 400, "Send the dataset spec"},
 		{"empty request body", "admin", "POST", "/api/v1/organisations", []byte{}, 400, "body is empty"},
+		{"request body over 1 MiB", "admin", "POST", "/api/v1/organisations", []byte(`{"name": "` + strings.Repeat("x", 1<<20) + `"}`), 413, "larger than 1024 KiB"},
 	}
 	before := snapshot()
 	for _, tc := range cases {

@@ -107,7 +107,8 @@ func TestQueryPath(t *testing.T) {
 		{"", 400, "Send the query"},
 		{"SELECT sex, count(* AS n FROM patients GROUP BY sex", 400, "line 1"},
 		{"SELECT no_such_column, count(*) AS n FROM patients GROUP BY no_such_column", 422, "no_such_column"},
-		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 2<<20) + "'", 400, ""},
+		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 2<<20) + "'", 413, "larger than"},
+		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 200<<10) + "'", 400, "too long"},
 	} {
 		st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": tc.sql}, "")
 		msg, _ := body["error"].(map[string]any)["message"].(string)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -17,9 +18,17 @@ import (
 // maxJSONBody bounds request bodies other than dataset uploads.
 const maxJSONBody = 1 << 20
 
-// decode reads a JSON request body into v; unknown fields are an error so typos are caught.
+// decode reads a JSON request body of at most maxJSONBody bytes into v; unknown fields are an
+// error so typos are caught, and a longer body is ETOOLARGE rather than cut-off JSON.
 func decode(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxJSONBody))
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxJSONBody+1))
+	if err != nil {
+		return sde.Wrap(err, sde.EINVALID, "The request body could not be read.")
+	}
+	if len(body) > maxJSONBody {
+		return sde.Errorf(sde.ETOOLARGE, "The request body is larger than %d KiB.", maxJSONBody>>10)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		if errors.Is(err, io.EOF) {

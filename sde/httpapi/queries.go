@@ -13,8 +13,6 @@ import (
 	"github.com/opensde/sde/workspaces/query"
 )
 
-// maxSQLBody bounds a query request; the analyser has its own, smaller limit on the SQL.
-const maxSQLBody = 1 << 20
 
 // runQuery is POST /api/v1/workspaces/{ws}/queries {"sql": "..."}. It answers with the released
 // result (JSON; CSV or Arrow IPC stream by Accept), or with ?async=true 202 and the query to poll.
@@ -24,7 +22,6 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) error {
 	var body struct {
 		SQL string `json:"sql"`
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxSQLBody)
 	if err := decode(r, &body); err != nil {
 		return err
 	}
