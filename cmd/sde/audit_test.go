@@ -23,12 +23,12 @@ func auditFixture(t *testing.T) (dir string, recs []audit.Record) {
 		t.Fatal(err)
 	}
 	for _, ev := range []audit.Event{
-		{Actor: "analyst1", Action: audit.ActionLogin, Outcome: audit.OutcomeOK},                                  // 22:00 day 1
-		{Actor: "analyst1", Action: audit.ActionQueryRun, Outcome: audit.OutcomeOK, Workspace: "demo"},            // 23:00
-		{Actor: "analyst2", Action: audit.ActionAuthRefused, Outcome: audit.OutcomeRefused},                       // 00:00 day 2
-		{Actor: "analyst2", Action: audit.ActionQueryRun, Outcome: audit.OutcomeRefused, Workspace: "demo"},       // 01:00
-		{Actor: "analyst1", Action: audit.ActionDownload, Outcome: audit.OutcomeOK, Workspace: "frailty"},         // 02:00
-		{Actor: "controller1", Action: audit.ActionWorkspaceApprove, Outcome: audit.OutcomeOK, Workspace: "demo"}, // 03:00
+		{Actor: "analyst1", Action: audit.ActionSignIn, Outcome: audit.OutcomeOK},                           // 22:00 day 1
+		{Actor: "analyst1", Action: audit.ActionQueryRun, Outcome: audit.OutcomeOK, Workspace: "demo"},      // 23:00
+		{Actor: "analyst2", Action: audit.ActionAuthRefused, Outcome: audit.OutcomeRefused},                 // 00:00 day 2
+		{Actor: "analyst2", Action: audit.ActionQueryRun, Outcome: audit.OutcomeRefused, Workspace: "demo"}, // 01:00
+		{Actor: "analyst1", Action: "dashboard.download", Outcome: audit.OutcomeOK, Workspace: "frailty"},   // 02:00
+		{Actor: "controller1", Action: "workspace.decide", Outcome: audit.OutcomeOK, Workspace: "demo"},     // 03:00
 	} {
 		rec, err := l.Append(context.Background(), ev)
 		if err != nil {

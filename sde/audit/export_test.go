@@ -13,13 +13,13 @@ func TestExportFilters(t *testing.T) {
 	path := Path(t.TempDir())
 	l := openTest(t, path) // one second per record from t0
 	events := []Event{
-		{Actor: "analyst1", Action: ActionLogin, Outcome: OutcomeOK},                                  // 10:00:00
-		{Actor: "analyst1", Action: ActionQueryRun, Outcome: OutcomeOK, Workspace: "demo"},            // 10:00:01
-		{Actor: "analyst2", Action: ActionQueryRun, Outcome: OutcomeRefused, Workspace: "demo"},       // 10:00:02
-		{Actor: "analyst2", Action: ActionAuthRefused, Outcome: OutcomeRefused},                       // 10:00:03
-		{Actor: "analyst1", Action: ActionQueryRun, Outcome: OutcomeOK, Workspace: "frailty"},         // 10:00:04
-		{Actor: "analyst1", Action: ActionDownload, Outcome: OutcomeOK, Workspace: "demo"},            // 10:00:05
-		{Actor: "controller1", Action: ActionWorkspaceApprove, Outcome: OutcomeOK, Workspace: "demo"}, // 10:00:06
+		{Actor: "analyst1", Action: ActionSignIn, Outcome: OutcomeOK},                             // 10:00:00
+		{Actor: "analyst1", Action: ActionQueryRun, Outcome: OutcomeOK, Workspace: "demo"},        // 10:00:01
+		{Actor: "analyst2", Action: ActionQueryRun, Outcome: OutcomeRefused, Workspace: "demo"},   // 10:00:02
+		{Actor: "analyst2", Action: ActionAuthRefused, Outcome: OutcomeRefused},                   // 10:00:03
+		{Actor: "analyst1", Action: ActionQueryRun, Outcome: OutcomeOK, Workspace: "frailty"},     // 10:00:04
+		{Actor: "analyst1", Action: "dashboard.download", Outcome: OutcomeOK, Workspace: "demo"},  // 10:00:05
+		{Actor: "controller1", Action: "workspace.decide", Outcome: OutcomeOK, Workspace: "demo"}, // 10:00:06
 	}
 	for _, ev := range events {
 		mustAppend(t, l, ev)

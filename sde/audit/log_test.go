@@ -98,18 +98,18 @@ func TestAppendVerifyRoundTrip(t *testing.T) {
 	l := openTest(t, path)
 	p := &sde.Principal{User: "analyst1", Organisation: "RVGPC", Roles: []sde.Role{sde.RoleAnalyst}}
 	events := []Event{
-		{Actor: "analyst1", Organisation: "RVGPC", Action: ActionLogin, Outcome: OutcomeOK, RemoteAddr: "127.0.0.1:5000",
+		{Actor: "analyst1", Organisation: "RVGPC", Action: ActionSignIn, Outcome: OutcomeOK, RemoteAddr: "127.0.0.1:5000",
 			Details: map[string]any{"method": "oidc", "access_token": "eyJhbGciOi", "nested": map[string]any{"client_secret": "s3cret", "ok": 1}}},
 		{Actor: "mallory", Action: ActionAuthRefused, Outcome: OutcomeRefused, Details: map[string]any{"reason": "<bad> & \"expired\"", "Authorization": "Bearer x"}},
-		{Actor: "controller1", Action: ActionAgreementCreate, Outcome: OutcomeOK, Target: "dsa-1"},
-		{Actor: "controller1", Action: ActionWorkspaceApprove, Outcome: OutcomeOK, Workspace: "demo"},
+		{Actor: "controller1", Action: "agreement.create", Outcome: OutcomeOK, Target: "dsa-1"},
+		{Actor: "controller1", Action: "workspace.decide", Outcome: OutcomeOK, Workspace: "demo"},
 		func() Event {
 			ev := FromPrincipal(p, ActionQueryRun, OutcomeRefused)
 			ev.Workspace, ev.Details = "demo", map[string]any{"code": "refused", "sql_sha256": "ab12"}
 			return ev
 		}(),
-		{Actor: "analyst1", Action: ActionReleaseCreate, Outcome: OutcomeOK, Workspace: "demo", Target: "rel-1", Details: map[string]any{"cells": 12, "suppressed": 3}},
-		{Actor: "analyst1", Action: ActionDownload, Outcome: OutcomeOK, Workspace: "demo", Target: "rel-1"},
+		{Actor: "analyst1", Action: "review.decide", Outcome: OutcomeOK, Workspace: "demo", Target: "rel-1", Details: map[string]any{"cells": 12, "suppressed": 3}},
+		{Actor: "analyst1", Action: "dashboard.download", Outcome: OutcomeOK, Workspace: "demo", Target: "rel-1"},
 	}
 	var recs []Record
 	for _, ev := range events {
@@ -175,7 +175,7 @@ func TestReopenResumesChain(t *testing.T) {
 	if seq, _ := l.Head(); seq != 3 {
 		t.Fatalf("reopened at seq %d, want 3", seq)
 	}
-	if rec := mustAppend(t, l, Event{Action: ActionDownload, Outcome: OutcomeOK}); rec.Seq != 4 {
+	if rec := mustAppend(t, l, Event{Action: "dashboard.download", Outcome: OutcomeOK}); rec.Seq != 4 {
 		t.Fatalf("seq %d after reopen, want 4", rec.Seq)
 	}
 	l.Close()
@@ -337,7 +337,7 @@ func TestOpenSetsTornLineAside(t *testing.T) {
 			if seq != int64(tt.whole+1) {
 				t.Fatalf("after recovery head seq %d, want %d", seq, tt.whole+1)
 			}
-			mustAppend(t, l, Event{Action: ActionLogin, Outcome: OutcomeOK, Actor: "analyst1"})
+			mustAppend(t, l, Event{Action: ActionSignIn, Outcome: OutcomeOK, Actor: "analyst1"})
 			l.Close()
 			n, _, err := verifyFile(t, path)
 			if err != nil || n != tt.whole+2 {
@@ -437,7 +437,7 @@ func assertRefused(t *testing.T, l *Log, first error) {
 		t.Fatalf("failed append: %v, want %s %q", first, sde.EUNAVAILABLE, msgUnavailable)
 	}
 	for range 3 {
-		if _, err := l.Append(context.Background(), Event{Action: ActionLogin, Outcome: OutcomeOK}); sde.ErrorCode(err) != sde.EUNAVAILABLE {
+		if _, err := l.Append(context.Background(), Event{Action: ActionSignIn, Outcome: OutcomeOK}); sde.ErrorCode(err) != sde.EUNAVAILABLE {
 			t.Fatalf("append after a failure: %v; the log must stay closed", err)
 		}
 	}
@@ -455,7 +455,7 @@ func TestFailClosedDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	l := openTest(t, path)
-	_, err := l.Append(context.Background(), Event{Action: ActionLogin, Outcome: OutcomeOK, Actor: "analyst1"})
+	_, err := l.Append(context.Background(), Event{Action: ActionSignIn, Outcome: OutcomeOK, Actor: "analyst1"})
 	if !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("cause %v, want ENOSPC", err)
 	}
@@ -465,9 +465,9 @@ func TestFailClosedDiskFull(t *testing.T) {
 func TestFailClosedLostFile(t *testing.T) {
 	path := sample(t, 2)
 	l := openTest(t, path)
-	mustAppend(t, l, Event{Action: ActionLogin, Outcome: OutcomeOK})
+	mustAppend(t, l, Event{Action: ActionSignIn, Outcome: OutcomeOK})
 	l.f.Close() // the descriptor goes away underneath the log
-	_, err := l.Append(context.Background(), Event{Action: ActionDownload, Outcome: OutcomeOK})
+	_, err := l.Append(context.Background(), Event{Action: "dashboard.download", Outcome: OutcomeOK})
 	assertRefused(t, l, err)
 	if n, _, err := verifyFile(t, path); err != nil || n != 3 {
 		t.Fatalf("Verify = %d, %v; want the 3 acknowledged records", n, err)
@@ -483,7 +483,7 @@ func TestFailClosedHalfWrittenRecord(t *testing.T) {
 		n, _ := l.f.Write(b[:len(b)/2])
 		return n, syscall.EIO
 	}
-	_, err := l.Append(context.Background(), Event{Action: ActionDownload, Outcome: OutcomeOK})
+	_, err := l.Append(context.Background(), Event{Action: "dashboard.download", Outcome: OutcomeOK})
 	l.write = l.f.Write // the disk "recovers"; the log must still refuse
 	assertRefused(t, l, err)
 	l.Close()
@@ -492,7 +492,7 @@ func TestFailClosedHalfWrittenRecord(t *testing.T) {
 		t.Fatalf("Verify after a half write: %v", err)
 	}
 	l2 := openTest(t, path)
-	mustAppend(t, l2, Event{Action: ActionLogin, Outcome: OutcomeOK})
+	mustAppend(t, l2, Event{Action: ActionSignIn, Outcome: OutcomeOK})
 	l2.Close()
 	if n, _, err := verifyFile(t, path); err != nil || n != 4 {
 		t.Fatalf("Verify after reopening = %d, %v; want 2 + recovery + 1", n, err)
@@ -503,7 +503,7 @@ func TestFailClosedFsync(t *testing.T) {
 	path := Path(t.TempDir())
 	l := openTest(t, path)
 	l.sync = func() error { return syscall.EIO }
-	_, err := l.Append(context.Background(), Event{Action: ActionDownload, Outcome: OutcomeOK})
+	_, err := l.Append(context.Background(), Event{Action: "dashboard.download", Outcome: OutcomeOK})
 	l.sync = l.f.Sync
 	assertRefused(t, l, err)
 }

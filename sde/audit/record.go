@@ -37,17 +37,13 @@ const (
 	OutcomeError   = "error"   // it failed for another reason
 )
 
-// Actions the service records. The list is not closed: any dotted lower-case name is accepted,
-// but these are the names the rest of the SDE uses, so filters can rely on them.
+// Actions named in more than one package. The list is not closed: any dotted lower-case name is
+// accepted, and each REST route names its own action in httpapi's route table.
 const (
-	ActionLogin            = "auth.login"
-	ActionAuthRefused      = "auth.refused"
-	ActionAgreementCreate  = "agreement.create"
-	ActionWorkspaceRequest = "workspace.request"
-	ActionWorkspaceApprove = "workspace.approve"
-	ActionQueryRun         = "query.run"
-	ActionReleaseCreate    = "release.create"
-	ActionDownload         = "download"
+	ActionSignIn      = "auth.signin"
+	ActionSignOut     = "auth.signout"
+	ActionAuthRefused = "auth.refused"
+	ActionQueryRun    = "query.run"
 	// ActionRecovered is written by Open when it set aside a torn final line.
 	ActionRecovered = "audit.recovered"
 )

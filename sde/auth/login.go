@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/audit"
 )
 
 // Browser sign-in paths.
@@ -184,7 +185,7 @@ func (l *Login) callback(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if l.Audit != nil {
-		if err := l.Audit(r, p, "auth.signin"); err != nil {
+		if err := l.Audit(r, p, audit.ActionSignIn); err != nil {
 			l.fail(w, r, err)
 			return
 		}
@@ -203,7 +204,7 @@ func (l *Login) callback(w http.ResponseWriter, r *http.Request) {
 func (l *Login) logout(w http.ResponseWriter, r *http.Request) {
 	if p, err := l.s.Principal(r); err == nil && p != nil {
 		if l.Audit != nil {
-			if err := l.Audit(r, p, "auth.signout"); err != nil {
+			if err := l.Audit(r, p, audit.ActionSignOut); err != nil {
 				l.fail(w, r, err)
 				return
 			}

@@ -140,7 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if s.audited(r, ri, bw.status) {
 		ev := audit.FromPrincipal(ri.principal, ri.action, outcome(bw.status))
 		if ev.Action == "" {
-			ev.Action = "auth.refused" // the authentication layer answered before any route
+			ev.Action = audit.ActionAuthRefused // the authentication layer answered before any route
 		}
 		ev.Workspace, ev.Target, ev.Details = ri.workspace, ri.target, ri.details
 		ev.RemoteAddr = r.RemoteAddr
