@@ -20,8 +20,15 @@ import (
 // `sde worker` when its first argument is "worker", exactly as the supervisor calls the real
 // binary. That keeps the tests hermetic (no go build of ./cmd/sde in the test) and exercises the
 // same Flags and Serve that cmd/sde wires up.
+// leakCanary is set in the test process by tests that check the worker gets a clean environment.
+const leakCanary = "SDE_TEST_ENV_CANARY"
+
 func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == "worker" {
+		if os.Getenv(leakCanary) != "" {
+			fmt.Fprintln(os.Stderr, "worker: inherited the service's environment")
+			os.Exit(3)
+		}
 		fs := flag.NewFlagSet("worker", flag.ExitOnError)
 		o := Flags(fs)
 		fs.Parse(os.Args[2:])

@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"os"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -189,6 +190,9 @@ func TestSelectOnlyEscapes(t *testing.T) {
 }
 
 func TestSandboxStatus(t *testing.T) {
+	// The worker's environment is not the service's: a worker that inherits this variable
+	// refuses to start (see TestMain), so the first query fails.
+	t.Setenv(leakCanary, "service secret")
 	p, _ := newPool(t, Limits{})
 	db := makeDB(t, "ws_one")
 	query(t, p, "one", db, "SELECT 1")
@@ -212,24 +216,10 @@ func TestSandboxStatus(t *testing.T) {
 	if sb.LandlockABI >= 4 && sb.Probes["tcp connect 127.0.0.1"] != "denied" {
 		t.Errorf("tcp connect: %q", sb.Probes["tcp connect 127.0.0.1"])
 	}
-	// The worker's environment is not the service's.
-	env, err := os.ReadFile("/proc/" + itoa(ws[0].PID) + "/environ")
-	if err == nil && string(env) != "LC_ALL=C\x00" {
+	// Where /proc allows (as root), the environment is exactly the one variable the pool sets.
+	if env, err := os.ReadFile("/proc/" + strconv.Itoa(ws[0].PID) + "/environ"); err == nil && string(env) != "LC_ALL=C\x00" {
 		t.Errorf("worker environment = %q", env)
 	}
-}
-
-func itoa(i int) string { return strings.TrimSpace(strings.Repeat(" ", 0) + fmtInt(i)) }
-
-func fmtInt(i int) string {
-	if i == 0 {
-		return "0"
-	}
-	var b []byte
-	for ; i > 0; i /= 10 {
-		b = append([]byte{byte('0' + i%10)}, b...)
-	}
-	return string(b)
 }
 
 const longQuery = "SELECT sum(i * i % 7) FROM range(1000000000000) t(i)"
