@@ -284,7 +284,7 @@ func (k *Keyring) Pseudonymise(ctx context.Context, ids []string) ([]sde.Pseudon
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return hmacPseudonymise(k.pool, nil, ids), nil
+	return hmacPseudonymise(k.pool, ids), nil
 }
 
 // Rekeyer returns the per-workspace rekeyer backed by the keyring's latest workspace master

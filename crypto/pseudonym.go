@@ -82,9 +82,9 @@ func newHMACPool(key []byte) *hmacPool {
 func (hp *hmacPool) get() hash.Hash  { return hp.p.Get().(hash.Hash) }
 func (hp *hmacPool) put(h hash.Hash) { hp.p.Put(h) }
 
-// hmacPseudonymise computes the pseudonym of prefix||in[i] for every i, splitting large batches
-// over GOMAXPROCS goroutines. prefix lets the rekeyer bind extra context without allocating.
-func hmacPseudonymise[S ~string](hp *hmacPool, prefix []byte, in []S) []sde.Pseudonym {
+// hmacPseudonymise computes the pseudonym of every in[i], splitting large batches over
+// GOMAXPROCS goroutines. Context (a workspace) is bound by the key, not the input.
+func hmacPseudonymise[S ~string](hp *hmacPool, in []S) []sde.Pseudonym {
 	out := make([]sde.Pseudonym, len(in))
 	if len(in) == 0 {
 		return out
@@ -92,7 +92,7 @@ func hmacPseudonymise[S ~string](hp *hmacPool, prefix []byte, in []S) []sde.Pseu
 	buf := make([]byte, len(in)*PseudonymLen)
 	workers := runtime.GOMAXPROCS(0)
 	if len(in) < parallelMin || workers < 2 {
-		hmacRange(hp, prefix, in, buf)
+		hmacRange(hp, in, buf)
 	} else {
 		per := (len(in) + workers - 1) / workers
 		var wg sync.WaitGroup
@@ -101,7 +101,7 @@ func hmacPseudonymise[S ~string](hp *hmacPool, prefix []byte, in []S) []sde.Pseu
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				hmacRange(hp, prefix, in[lo:hi], buf[lo*PseudonymLen:hi*PseudonymLen])
+				hmacRange(hp, in[lo:hi], buf[lo*PseudonymLen:hi*PseudonymLen])
 			}()
 		}
 		wg.Wait()
@@ -110,7 +110,7 @@ func hmacPseudonymise[S ~string](hp *hmacPool, prefix []byte, in []S) []sde.Pseu
 	return out
 }
 
-func hmacRange[S ~string](hp *hmacPool, prefix []byte, in []S, dst []byte) {
+func hmacRange[S ~string](hp *hmacPool, in []S, dst []byte) {
 	h := hp.get()
 	defer hp.put(h)
 	var sum [sha256.Size]byte
@@ -119,7 +119,7 @@ func hmacRange[S ~string](hp *hmacPool, prefix []byte, in []S, dst []byte) {
 		h.Reset()
 		// Copying into a reused scratch buffer avoids a per-id []byte(string) allocation,
 		// which escapes through the hash.Hash interface.
-		scratch = append(append(scratch[:0], prefix...), id...)
+		scratch = append(scratch[:0], id...)
 		h.Write(scratch)
 		h.Sum(sum[:0])
 		encodePseudonym(dst[i*PseudonymLen:], sum[:])

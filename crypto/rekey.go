@@ -66,7 +66,7 @@ func (r *LocalRekeyer) Rekey(ctx context.Context, ws sde.WorkspaceID, ps []sde.P
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	return hmacPseudonymise(r.pool(ws), nil, ps), nil
+	return hmacPseudonymise(r.pool(ws), ps), nil
 }
 
 // checkRekeyInput refuses anything but well-formed pseudonyms, so a raw identifier passed here
