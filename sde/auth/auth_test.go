@@ -203,6 +203,9 @@ func TestNewVerifierErrors(t *testing.T) {
 	if _, err := NewVerifier(ctx, Config{Audience: "sde"}); sde.ErrorCode(err) != sde.EINVALID {
 		t.Errorf("no issuer: %v", err)
 	}
+	if _, err := NewVerifier(ctx, Config{Issuer: "https://idp.example"}); sde.ErrorCode(err) != sde.EINVALID || !strings.Contains(sde.ErrorMessage(err), "client ID") {
+		t.Errorf("no audience: %v", err)
+	}
 	srv := httptest.NewServer(http.NotFoundHandler())
 	defer srv.Close()
 	if _, err := NewVerifier(ctx, Config{Issuer: srv.URL, Audience: "sde"}); sde.ErrorCode(err) != sde.EUNAVAILABLE {
@@ -220,8 +223,8 @@ func TestNewVerifierErrors(t *testing.T) {
 		io.Copy(w, resp.Body)
 	}))
 	defer proxy.Close()
-	if _, err := NewVerifier(ctx, Config{Issuer: proxy.URL + DevIssuerPath, Audience: "sde"}); err == nil {
-		t.Error("issuer mismatch accepted")
+	if _, err := NewVerifier(ctx, Config{Issuer: proxy.URL + DevIssuerPath, Audience: "sde"}); err == nil || !strings.Contains(err.Error(), "did not match the issuer") {
+		t.Errorf("issuer mismatch: %v", err)
 	}
 }
 
