@@ -37,6 +37,19 @@ const (
 	OutcomeError   = "error"   // it failed for another reason
 )
 
+// OutcomeOf is the outcome of work that ended with err, the same rule on every face: ok for nil,
+// error when the service failed (internal or unavailable), refused for everything the caller's
+// input or rights decided. It matches the REST API's rule by status class (4xx refused, 5xx error).
+func OutcomeOf(err error) string {
+	switch sde.ErrorCode(err) {
+	case "":
+		return OutcomeOK
+	case sde.EINTERNAL, sde.EUNAVAILABLE:
+		return OutcomeError
+	}
+	return OutcomeRefused
+}
+
 // Actions named in more than one package. The list is not closed: any dotted lower-case name is
 // accepted, and each REST route names its own action in httpapi's route table.
 const (

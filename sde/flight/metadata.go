@@ -62,8 +62,7 @@ func (s *Server) catalogWorkspace(ctx context.Context, catalog *string) (sde.Wor
 	// Metadata calls are on the record like the REST schema browser, refusals included (second
 	// security review, F6); if the record cannot be written the call is refused.
 	viewErr := s.o.Query.Workspaces.CanView(ctx, ws)
-	ev := s.event(ctx, ws, "", viewErr)
-	ev.Action = "workspace.tables"
+	ev := s.event(ctx, "workspace.tables", ws, viewErr)
 	if aerr := s.audit(ctx, ev); aerr != nil {
 		return "", status.Error(codes.Unavailable, "The audit log cannot be written, so the request was refused. Try again later.")
 	}

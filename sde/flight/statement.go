@@ -39,7 +39,7 @@ func (s *Server) GetFlightInfoStatement(ctx context.Context, cmd flightsql.State
 		return nil, status.Error(codes.InvalidArgument, "Transactions are not supported; the workspace is read-only.")
 	}
 	if err := s.o.Query.Workspaces.CanQuery(ctx, ws); err != nil {
-		s.audit(ctx, s.event(ctx, ws, "", err))
+		s.audit(ctx, s.event(ctx, audit.ActionQueryRun, ws, err))
 		return nil, Status(err)
 	}
 	p := sde.PrincipalFrom(ctx)
@@ -80,11 +80,11 @@ func (s *Server) DoGetStatement(ctx context.Context, cmd flightsql.StatementQuer
 		return nil, nil, status.Error(codes.NotFound, "This ticket is unknown, already used or expired; execute the statement again.")
 	}
 	if t.user != p.User {
-		s.audit(ctx, s.event(ctx, t.ws, "", sde.Errorf(sde.EFORBIDDEN, "ticket of another user")))
+		s.audit(ctx, s.event(ctx, audit.ActionQueryRun, t.ws, sde.Errorf(sde.EFORBIDDEN, "ticket of another user")))
 		return nil, nil, status.Error(codes.PermissionDenied, "This ticket was issued to another user.")
 	}
 	res, err := s.o.Query.Run(ctx, t.ws, t.sql)
-	ev := s.event(ctx, t.ws, "", err)
+	ev := s.event(ctx, audit.ActionQueryRun, t.ws, err)
 	if res != nil {
 		ev.Details["query"], ev.Details["release"], ev.Details["status"] = res.QueryID, res.Release, res.Status
 	}
@@ -112,16 +112,9 @@ func (s *Server) DoGetStatement(ctx context.Context, cmd flightsql.StatementQuer
 }
 
 // event is the audit record of a statement, like the REST API's query.run.
-func (s *Server) event(ctx context.Context, ws sde.WorkspaceID, target string, err error) audit.Event {
-	out := audit.OutcomeOK
-	if err != nil {
-		out = audit.OutcomeRefused
-		if sde.ErrorCode(err) == sde.EINTERNAL {
-			out = audit.OutcomeError
-		}
-	}
-	ev := audit.FromPrincipal(sde.PrincipalFrom(ctx), audit.ActionQueryRun, out)
-	ev.Workspace, ev.Target = ws, target
+func (s *Server) event(ctx context.Context, action string, ws sde.WorkspaceID, err error) audit.Event {
+	ev := audit.FromPrincipal(sde.PrincipalFrom(ctx), action, audit.OutcomeOf(err))
+	ev.Workspace = ws
 	ev.Details = map[string]any{"via": "flight"}
 	if err != nil {
 		ev.Details["error"] = sde.ErrorCode(err)

@@ -68,11 +68,10 @@ func (s *Server) uploadVersion(w http.ResponseWriter, r *http.Request) error {
 			Spec: spec, Path: path, SourceName: filename, Format: format, Pseudonymiser: s.Pseudonymiser,
 			MemoryLimit: s.IngestMemoryLimit, Threads: s.IngestThreads, Progress: job, CreatedBy: string(p.User),
 		})
-		ev := audit.FromPrincipal(p, "dataset.version.create", audit.OutcomeOK)
+		ev := audit.FromPrincipal(p, "dataset.version.create", audit.OutcomeOf(err))
 		ev.Target = string(name)
 		ev.Details = map[string]any{"job": job.ID}
 		if err != nil {
-			ev.Outcome = audit.OutcomeError
 			ev.Details["error"] = sde.ErrorCode(err)
 		} else {
 			ev.Details["version"] = rep.Version
