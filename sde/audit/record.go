@@ -101,7 +101,8 @@ type Record struct {
 	Hash         string          `json:"hash,omitempty"` // always last: see the package comment
 }
 
-// Appender is what request handlers need of the log; tests of other packages can fake it.
+// Appender is what the REST API and Flight need of the log (*Log implements it); tests of
+// other packages can fake it.
 type Appender interface {
 	Append(ctx context.Context, ev Event) (Record, error)
 }

@@ -149,9 +149,6 @@ func NewVerifier(ctx context.Context, cfg Config) (*Verifier, error) {
 	return &Verifier{cfg: cfg, provider: p, idv: idv, algs: algs}, nil
 }
 
-// Config returns the verifier's configuration with defaults filled in.
-func (v *Verifier) Config() Config { return v.cfg }
-
 func unauthorized(cause error, msg string) *sde.Error {
 	return &sde.Error{Code: sde.EUNAUTHORIZED, Message: msg, Err: cause}
 }

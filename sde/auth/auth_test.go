@@ -336,7 +336,7 @@ func TestMiddleware(t *testing.T) {
 func sealedSession(t *testing.T, s *Sessions, exp time.Time) string {
 	t.Helper()
 	u, _ := LookupDemoUser("checker1")
-	v, err := s.seal("session", session{Principal: &sde.Principal{User: u.User, Organisation: u.Organisation, Roles: u.Roles}, Issued: time.Now().Unix(), Expires: exp.Unix()})
+	v, err := s.seal("session", session{Principal: &sde.Principal{User: u.User, Organisation: u.Organisation, Roles: u.Roles}, IssuedNS: time.Now().UnixNano(), Expires: exp.Unix()})
 	if err != nil {
 		t.Fatal(err)
 	}

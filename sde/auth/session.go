@@ -101,7 +101,6 @@ func LoadOrCreateKey(path string) ([]byte, error) {
 // session is what the cookie carries.
 type session struct {
 	Principal *sde.Principal `json:"p"`
-	Issued    int64          `json:"iat"`
 	IssuedNS  int64          `json:"ins"` // for sign-out revocation, which may follow within a second
 	Expires   int64          `json:"exp"`
 }
@@ -120,7 +119,7 @@ func (s *Sessions) cookieName(r *http.Request) string {
 func (s *Sessions) Set(w http.ResponseWriter, r *http.Request, p *sde.Principal) error {
 	now := s.now()
 	exp := now.Add(s.ttl)
-	val, err := s.seal("session", session{Principal: p, Issued: now.Unix(), IssuedNS: now.UnixNano(), Expires: exp.Unix()})
+	val, err := s.seal("session", session{Principal: p, IssuedNS: now.UnixNano(), Expires: exp.Unix()})
 	if err != nil {
 		return err
 	}

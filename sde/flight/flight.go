@@ -39,16 +39,11 @@ type Verifier interface {
 	Verify(ctx context.Context, raw string) (*sde.Principal, error)
 }
 
-// Auditor records events (audit.Log).
-type Auditor interface {
-	Append(ctx context.Context, ev audit.Event) (audit.Record, error)
-}
-
 // Options configure a Server.
 type Options struct {
 	Query    *query.Service // required: the one query path
 	Verifier Verifier       // required
-	Audit    Auditor        // optional: each statement and refusal is recorded
+	Audit    audit.Appender // optional: each statement and refusal is recorded
 	// TLS, if set, serves gRPC over TLS; otherwise plaintext (for localhost).
 	TLS *tls.Config
 	// Version is reported by GetSqlInfo.

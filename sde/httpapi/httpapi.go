@@ -34,7 +34,7 @@ type Server struct {
 	// Query runs analysts' SQL along the query path; nil disables the query endpoints' work.
 	Query *query.Service
 	// Audit records every API request before its response is sent; nil only in unit tests.
-	Audit Auditor
+	Audit audit.Appender
 	// AuditPath is the audit log file, for export.
 	AuditPath string
 	// Authenticate puts the caller's principal in the request context (bearer token or session
@@ -54,11 +54,6 @@ type Server struct {
 	mux     *http.ServeMux
 	authed  http.Handler
 	ingests ingestJobs
-}
-
-// Auditor appends audit records; *audit.Log implements it.
-type Auditor interface {
-	Append(ctx context.Context, ev audit.Event) (audit.Record, error)
 }
 
 // New wires the routes; call Listen, then SetReady once start-up work is done.

@@ -13,7 +13,6 @@ import (
 	"github.com/opensde/sde/workspaces/query"
 )
 
-
 // runQuery is POST /api/v1/workspaces/{ws}/queries {"sql": "..."}. It answers with the released
 // result (JSON; CSV or Arrow IPC stream by Accept), or with ?async=true 202 and the query to poll.
 func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) error {
