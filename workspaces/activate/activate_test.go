@@ -456,6 +456,7 @@ type failingRekeyer struct {
 	calls, failAt int
 	err           error
 	identity      bool
+	mangle        func([]sde.Pseudonym) []sde.Pseudonym // applied to a correct answer
 	cancel        context.CancelFunc
 }
 
@@ -467,6 +468,12 @@ func (f *failingRekeyer) Rekey(ctx context.Context, ws sde.WorkspaceID, ps []sde
 			f.cancel()
 		case f.identity:
 			return append([]sde.Pseudonym(nil), ps...), nil
+		case f.mangle != nil:
+			out, err := f.Rekeyer.Rekey(ctx, ws, ps)
+			if err != nil {
+				return nil, err
+			}
+			return f.mangle(out), nil
 		default:
 			return nil, f.err
 		}
@@ -502,6 +509,14 @@ func TestFailureLeavesNoVersion(t *testing.T) {
 		{"plain rekeyer error", &failingRekeyer{failAt: 1, err: errors.New("connection reset")}, sde.EINTERNAL},
 		{"rekeyer returns linkage ids", &failingRekeyer{failAt: 2, identity: true}, sde.EINTERNAL},
 		{"cancelled mid-way", &failingRekeyer{failAt: 1}, sde.EUNAVAILABLE},
+		{"rekeyer returns too few", &failingRekeyer{failAt: 2, mangle: func(out []sde.Pseudonym) []sde.Pseudonym { return out[1:] }}, sde.EINTERNAL},
+		// Two people given one workspace id would be merged into one person.
+		{"rekeyer merges two people", &failingRekeyer{failAt: 2, mangle: func(out []sde.Pseudonym) []sde.Pseudonym {
+			for i := range out {
+				out[i] = out[0]
+			}
+			return out
+		}}, sde.EINTERNAL},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
