@@ -433,3 +433,17 @@ func TestStartFailure(t *testing.T) {
 		t.Errorf("err = %v", err)
 	}
 }
+
+// Query text over the limit is ETOOLARGE whether the supervisor or the worker notices: the
+// worker checks the ticket, which is a little longer than the SQL it carries.
+func TestQueryTooLong(t *testing.T) {
+	p, _ := newPool(t, Limits{})
+	db := makeDB(t, "ws_one")
+	for name, n := range map[string]int{"supervisor": maxSQL + 1, "worker": maxSQL - 8} {
+		sql := "SELECT 1 --" + strings.Repeat("x", n-11)
+		if _, err := p.Query(context.Background(), "one", db, sql); sde.ErrorCode(err) != sde.ETOOLARGE {
+			t.Errorf("%s: %v, want too_large", name, err)
+		}
+	}
+	query(t, p, "one", db, "SELECT 1") // the worker still serves
+}

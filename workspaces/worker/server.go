@@ -151,7 +151,7 @@ type service struct {
 func (s *service) DoGet(t *flight.Ticket, stream flight.FlightService_DoGetServer) error {
 	var tk ticket
 	if len(t.GetTicket()) > maxSQL {
-		return status.Error(codes.InvalidArgument, "The query text is too long.")
+		return status.Error(codeTooLarge, "The query text is too long.")
 	}
 	if err := json.Unmarshal(t.GetTicket(), &tk); err != nil || tk.SQL == "" {
 		return status.Error(codes.InvalidArgument, "The worker received a malformed request.")
