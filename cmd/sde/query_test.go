@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -154,6 +155,20 @@ func TestQueryPath(t *testing.T) {
 	defer resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "text/csv" {
 		t.Errorf("csv download = %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
+	}
+	// curl's default Accept (*/*) gets the query record as JSON, not a bare result.
+	req, _ = http.NewRequest("GET", analyst.base+"/api/v1/workspaces/demo/queries/"+id, nil)
+	req.Header.Set("Authorization", "Bearer "+analyst.token)
+	req.Header.Set("Accept", "*/*")
+	resp2, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rec map[string]any
+	json.NewDecoder(resp2.Body).Decode(&rec)
+	resp2.Body.Close()
+	if rec["state"] != "done" || rec["result"] == nil {
+		t.Errorf("Accept */* = %v", rec)
 	}
 	// Another analyst cannot read it.
 	if st, _ := newClient(t, m, "analyst2").do("GET", "/api/v1/workspaces/demo/queries/"+id, nil, ""); st != 404 {

@@ -85,8 +85,7 @@ func (s *Server) panelCSV(w http.ResponseWriter, r *http.Request) error {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)
-		r.Header.Set("Accept", "text/csv")
-		return writeResult(w, r, &res)
+		return writeResult(w, formatCSV, &res)
 	}
 	return sde.Errorf(sde.ENOTFOUND, "No such panel.")
 }

@@ -46,15 +46,33 @@ func (s *Server) runQuery(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	return writeResult(w, r, res)
+	return writeResult(w, resultFormat(r), res)
 }
 
-// writeResult answers in the format the client accepts. CSV and Arrow carry the released values;
-// the per-cell status is in the JSON form and the decision record.
-func writeResult(w http.ResponseWriter, r *http.Request, res *query.Result) error {
+// Result formats a client can ask for with Accept; anything else (none, */*, JSON) is JSON.
+const (
+	formatJSON  = "json"
+	formatCSV   = "text/csv"
+	formatArrow = "application/vnd.apache.arrow.stream"
+)
+
+// resultFormat is the one reading of Accept for results.
+func resultFormat(r *http.Request) string {
 	accept := r.Header.Get("Accept")
 	switch {
-	case strings.Contains(accept, "text/csv"):
+	case strings.Contains(accept, formatCSV):
+		return formatCSV
+	case strings.Contains(accept, formatArrow):
+		return formatArrow
+	}
+	return formatJSON
+}
+
+// writeResult answers in format. CSV and Arrow carry the released values; the per-cell status is
+// in the JSON form and the decision record.
+func writeResult(w http.ResponseWriter, format string, res *query.Result) error {
+	switch format {
+	case formatCSV:
 		w.Header().Set("Content-Type", "text/csv")
 		cw := csv.NewWriter(w)
 		var header []string
@@ -73,7 +91,7 @@ func writeResult(w http.ResponseWriter, r *http.Request, res *query.Result) erro
 		}
 		cw.Flush()
 		return cw.Error()
-	case strings.Contains(accept, "application/vnd.apache.arrow.stream"):
+	case formatArrow:
 		rec, err := res.Arrow()
 		if err != nil {
 			return err
@@ -100,13 +118,15 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) error {
 	if q.Workspace != ws {
 		return sde.Errorf(sde.ENOTFOUND, "No query %s.", id)
 	}
-	if q.State == sde.QueryDone && r.Header.Get("Accept") != "" && !strings.Contains(r.Header.Get("Accept"), "json") {
+	// A finished query downloads as CSV or Arrow when asked; otherwise the record (with the
+	// result inside) is JSON.
+	if f := resultFormat(r); q.State == sde.QueryDone && f != formatJSON {
 		var res query.Result
 		if err := json.Unmarshal(q.Result, &res); err != nil {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)
-		return writeResult(w, r, &res)
+		return writeResult(w, f, &res)
 	}
 	return writeJSON(w, http.StatusOK, q)
 }
