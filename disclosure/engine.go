@@ -175,28 +175,14 @@ func (e *engine) withhold(res *Result) (*Result, error) {
 		cols[j] = c
 	}
 	out := &Result{Record: array.NewRecordBatch(rec.Schema(), cols, int64(len(keep))), Release: res.Release, intervals: res.intervals, Decision: res.Decision}
-	counts := Counts{ByReason: map[Reason]int{}}
 	for _, i := range keep {
 		out.Status = append(out.Status, res.Status[i])
 		out.Values = append(out.Values, res.Values[i])
-		for _, st := range res.Status[i] {
-			counts.Cells++
-			switch {
-			case st == StatusOK:
-				counts.Released++
-			case st == StatusRounded:
-				counts.Released++
-				counts.Rounded++
-			default:
-				counts.Suppressed++
-				counts.ByReason[Reason(strings.TrimPrefix(st, "suppressed:"))]++
-			}
-		}
 	}
 	if out.Status == nil {
 		out.Status, out.Values = [][]string{}, [][]any{}
 	}
-	out.Decision.Rows, out.Decision.Cells, out.Decision.Counts = len(keep), out.Status, counts
+	out.Decision.Rows, out.Decision.Cells, out.Decision.Counts = len(keep), out.Status, tally(out.Status)
 	out.Decision.SHA256 = hashTable(out.Decision.Columns, out.Values)
 	return out, nil
 }
@@ -613,6 +599,27 @@ func (e *engine) recompute(j int) {
 	}
 }
 
+// tally counts cells by status: the decision record's counts always agree with its cells.
+func tally(status [][]string) Counts {
+	c := Counts{ByReason: map[Reason]int{}}
+	for _, row := range status {
+		for _, st := range row {
+			c.Cells++
+			switch st {
+			case StatusOK:
+				c.Released++
+			case StatusRounded:
+				c.Released++
+				c.Rounded++
+			default:
+				c.Suppressed++
+				c.ByReason[Reason(strings.TrimPrefix(st, "suppressed:"))]++
+			}
+		}
+	}
+	return c
+}
+
 // result assembles the released record, statuses and decision.
 func (e *engine) result() (*Result, error) {
 	mem := e.in.Allocator
@@ -621,27 +628,21 @@ func (e *engine) result() (*Result, error) {
 	}
 	rec := e.in.Record
 	status := make([][]string, e.rows)
-	counts := Counts{ByReason: map[Reason]int{}}
 	for i := range status {
 		status[i] = make([]string, len(e.cols))
 		for j := range e.cols {
 			st := e.state[j][i]
-			counts.Cells++
 			switch {
 			case st.reason != "":
 				status[i][j] = st.reason.Status()
-				counts.Suppressed++
-				counts.ByReason[st.reason]++
 			case st.rounded:
 				status[i][j] = StatusRounded
-				counts.Released++
-				counts.Rounded++
 			default:
 				status[i][j] = StatusOK
-				counts.Released++
 			}
 		}
 	}
+	counts := tally(status)
 	names := make([]string, len(e.cols))
 	fields := make([]arrow.Field, len(e.cols))
 	arrays := make([]arrow.Array, len(e.cols))
