@@ -155,16 +155,7 @@ func (s *Server) DoGetTables(ctx context.Context, cmd flightsql.GetTables) (*arr
 
 // manifest is the workspace database's manifest, as the REST schema browser reads it.
 func (s *Server) manifest(ctx context.Context, ws sde.WorkspaceID) (*activate.Manifest, error) {
-	w, err := s.o.Query.Workspaces.Get(ctx, ws)
-	if err != nil {
-		return nil, err
-	}
-	ag, err := s.o.Query.Agreements.Get(ctx, w.Agreement)
-	if err != nil {
-		return nil, err
-	}
-	m, _, err := s.o.Query.Databases.Database(ctx, w, ag.PurposeCategory)
-	return m, err
+	return s.o.Query.Manifest(ctx, ws)
 }
 
 // tableSchema describes a workspace table's columns in Arrow types (approximately: only

@@ -146,18 +146,7 @@ func (s *Server) listQueries(w http.ResponseWriter, r *http.Request) error {
 func (s *Server) listTables(w http.ResponseWriter, r *http.Request) error {
 	ws := sde.WorkspaceID(r.PathValue("ws"))
 	target(r, ws, "")
-	if err := s.Workspaces.CanView(r.Context(), ws); err != nil {
-		return err
-	}
-	wk, err := s.Workspaces.Get(r.Context(), ws)
-	if err != nil {
-		return err
-	}
-	ag, err := s.Agreements.Get(r.Context(), wk.Agreement)
-	if err != nil {
-		return err
-	}
-	m, _, err := s.Query.Databases.Database(r.Context(), wk, ag.PurposeCategory)
+	m, err := s.Query.Manifest(r.Context(), ws)
 	if err != nil {
 		return err
 	}

@@ -131,10 +131,11 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		timings[phase] = float64(now.Sub(t0).Microseconds()) / 1000
 		t0 = now
 	}
-	ag, err := s.Agreements.Get(ctx, w.Agreement)
+	ag, m, dbPath, err := s.database(ctx, w)
 	if err != nil {
 		return nil, err
 	}
+	lap("database")
 	policy := s.Policy
 	if len(ag.Policy) > 0 {
 		override, err := disclosure.ParsePolicy(ag.Policy)
@@ -143,11 +144,6 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		}
 		policy = disclosure.Strictest(policy, override)
 	}
-	m, dbPath, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
-	if err != nil {
-		return nil, err
-	}
-	lap("database")
 	q, err := s.Analyser.Analyse(ctx, text, Schema(m))
 	if err != nil {
 		return nil, err
@@ -239,6 +235,31 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	return res, nil
 }
 
+// database is a workspace's agreement and its database (manifest and file), materialised for
+// the agreement's purpose if need be: the one way from a workspace to the data it may use.
+func (s *Service) database(ctx context.Context, w *sde.Workspace) (*sde.Agreement, *activate.Manifest, string, error) {
+	ag, err := s.Agreements.Get(ctx, w.Agreement)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	m, path, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
+	return ag, m, path, err
+}
+
+// Manifest is what the schema browsers (REST and Flight SQL) list: the tables and columns of the
+// workspace's database, for a caller who may view the workspace now.
+func (s *Service) Manifest(ctx context.Context, ws sde.WorkspaceID) (*activate.Manifest, error) {
+	if err := s.Workspaces.CanView(ctx, ws); err != nil {
+		return nil, err
+	}
+	w, err := s.Workspaces.Get(ctx, ws)
+	if err != nil {
+		return nil, err
+	}
+	_, m, _, err := s.database(ctx, w)
+	return m, err
+}
+
 // CreateDashboard stores a dashboard after checking every panel's query with the analyser
 // (the creator must be an analyst member), then refreshes it once.
 func (s *Service) CreateDashboard(ctx context.Context, d *sde.Dashboard) (*sde.Dashboard, []sde.PanelResult, error) {
@@ -249,11 +270,7 @@ func (s *Service) CreateDashboard(ctx context.Context, d *sde.Dashboard) (*sde.D
 	if err != nil {
 		return nil, nil, err
 	}
-	ag, err := s.Agreements.Get(ctx, w.Agreement)
-	if err != nil {
-		return nil, nil, err
-	}
-	m, _, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
+	_, m, _, err := s.database(ctx, w)
 	if err != nil {
 		return nil, nil, err
 	}
