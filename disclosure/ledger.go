@@ -86,15 +86,13 @@ type Release struct {
 	Cells map[string]int64 `json:"cells"`
 }
 
-// Ledger is a workspace's record of earlier releases. The engine only reads it;
-// the release step records a result once it is actually delivered
-// (Result.Release), so a refused or withdrawn result never counts.
+// Ledger is what the engine reads of a workspace's record of earlier releases. Recording is
+// the release step's business, once a result is actually delivered (Result.Release), so a
+// refused or withdrawn result never counts; MemLedger.Record does it in memory.
 type Ledger interface {
 	// Releases returns the earlier releases that might be comparable with q
 	// (returning more is fine: the engine filters with Fingerprint.Differences).
 	Releases(q Fingerprint) ([]Release, error)
-	// Record adds a delivered release.
-	Record(r Release) error
 }
 
 // MemLedger is an in-memory Ledger, safe for concurrent use. Persistent ledgers

@@ -380,13 +380,12 @@ func collect(rr array.RecordReader) (arrow.RecordBatch, error) {
 }
 
 // ledger gives the engine the workspace's earlier releases; a new release's entry is recorded
-// with the release itself, in one transaction, so Record here does nothing.
+// with the release itself, in one transaction.
 type ledger struct{ entries []disclosure.Release }
 
 func (l *ledger) Releases(disclosure.Fingerprint) ([]disclosure.Release, error) {
 	return l.entries, nil
 }
-func (l *ledger) Record(disclosure.Release) error { return nil }
 
 // Databases finds, or materialises on first use, each workspace's own database: approved
 // datasets and columns only, person_id re-keyed per workspace, opted-out people removed by purpose.
