@@ -158,7 +158,7 @@ func (j *ingestJobs) stop() {
 func (j *ingestJobs) start(p *sde.Principal, name sde.DatasetName) *ingestJob {
 	b := make([]byte, 8)
 	rand.Read(b)
-	job := &ingestJob{ID: hex.EncodeToString(b), Dataset: name, owner: p.User, State: "running", Started: time.Now().UTC()}
+	job := &ingestJob{ID: hex.EncodeToString(b), Dataset: name, owner: p.User, Started: time.Now().UTC()}
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.jobs == nil {
@@ -178,7 +178,6 @@ func (j *ingestJobs) get(id string) *ingestJob {
 type ingestJob struct {
 	ID      string
 	Dataset sde.DatasetName
-	State   string
 	Started time.Time
 	owner   sde.UserID
 
@@ -224,21 +223,18 @@ func (j *ingestJob) finish(rep *catalog.Report, err error) {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	j.report, j.err, j.finished = rep, err, time.Now().UTC()
-	j.State = "done"
-	if err != nil {
-		j.State = "failed"
-	}
 }
 
 func (j *ingestJob) view() jobView {
 	j.mu.Lock()
 	defer j.mu.Unlock()
-	v := jobView{ID: j.ID, Dataset: j.Dataset, State: j.State, Started: j.Started, Progress: append([]string{}, j.progress...), Report: j.report}
+	v := jobView{ID: j.ID, Dataset: j.Dataset, State: "running", Started: j.Started, Progress: append([]string{}, j.progress...), Report: j.report}
 	if !j.finished.IsZero() {
 		f := j.finished
-		v.Finished = &f
+		v.Finished, v.State = &f, "done"
 	}
 	if j.err != nil {
+		v.State = "failed"
 		v.Error = &errorBody{Code: sde.ErrorCode(j.err), Message: sde.ErrorMessage(j.err)}
 	}
 	return v
