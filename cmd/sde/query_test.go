@@ -108,6 +108,9 @@ func TestQueryPath(t *testing.T) {
 		{"", 400, "Send the query"},
 		{"SELECT sex, count(* AS n FROM patients GROUP BY sex", 400, "line 1"},
 		{"SELECT no_such_column, count(*) AS n FROM patients GROUP BY no_such_column", 422, "no_such_column"},
+		// The analyser accepts MAX, the default disclosure policy refuses it: the whole result is
+		// refused, recorded, and the reason named.
+		{"SELECT sex, max(imd_decile) AS m FROM patients GROUP BY sex", 422, "cannot be released"},
 		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 2<<20) + "'", 413, "larger than"},
 		{"SELECT count(*) AS n FROM patients WHERE sex = '" + strings.Repeat("x", 200<<10) + "'", 400, "too long"},
 	} {
