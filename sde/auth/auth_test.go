@@ -394,8 +394,13 @@ func TestDevIssuerFiles(t *testing.T) {
 	}
 	// A key file others can read is refused.
 	os.Chmod(filepath.Join(dir, devKeyFile), 0o644)
-	if _, err := OpenDevIssuer(DevIssuerOptions{Dir: dir, Issuer: "http://127.0.0.1:2/oidc"}); err == nil {
-		t.Error("world-readable key accepted")
+	if _, err := OpenDevIssuer(DevIssuerOptions{Dir: dir, Issuer: "http://127.0.0.1:2/oidc"}); err == nil || !strings.Contains(sde.ErrorMessage(err), "readable by other users") {
+		t.Errorf("world-readable key: %v", err)
+	}
+	os.Chmod(filepath.Join(dir, devKeyFile), 0o600)
+	os.WriteFile(filepath.Join(dir, devKeyFile), []byte("not a key"), 0o600)
+	if _, err := OpenDevIssuer(DevIssuerOptions{Dir: dir, Issuer: "http://127.0.0.1:2/oidc"}); err == nil || !strings.Contains(sde.ErrorMessage(err), "damaged") {
+		t.Errorf("damaged key file: %v", err)
 	}
 	for _, bad := range []string{"", "/oidc", "http://h", "http://h/", "http://h/oidc/", "http://h/oidc?x=1"} {
 		if _, err := OpenDevIssuer(DevIssuerOptions{Dir: dir, Issuer: bad}); sde.ErrorCode(err) != sde.EINVALID {
@@ -429,14 +434,22 @@ func TestLoadOrCreateKey(t *testing.T) {
 	if err != nil || string(k1) != string(k2) {
 		t.Errorf("reload: %v", err)
 	}
-	os.Chmod(path, 0o640)
-	if _, err := LoadOrCreateKey(path); err == nil {
-		t.Error("group-readable key accepted")
+	refused := func(what, want string) {
+		t.Helper()
+		if _, err := LoadOrCreateKey(path); sde.ErrorCode(err) != sde.EINVALID || !strings.Contains(sde.ErrorMessage(err), want) {
+			t.Errorf("%s: %v; want invalid with %q", what, err, want)
+		}
 	}
+	os.Chmod(path, 0o640)
+	refused("group-readable key", "readable by other users")
 	os.Chmod(path, 0o600)
+	os.Chmod(filepath.Dir(path), 0o777)
+	refused("key in a world-writable directory", "directory holding")
+	os.Chmod(filepath.Dir(path), 0o700)
 	os.WriteFile(path, []byte("short\n"), 0o600)
-	if _, err := LoadOrCreateKey(path); err == nil {
-		t.Error("short key accepted")
+	refused("short key", "32 bytes in hex")
+	if _, err := NewSessions(make([]byte, 16), SessionOptions{}); sde.ErrorCode(err) != sde.EINVALID {
+		t.Errorf("16-byte session key: %v", err)
 	}
 }
 
