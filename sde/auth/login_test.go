@@ -245,6 +245,14 @@ func TestCallbackRefuses(t *testing.T) {
 		t.Errorf("made-up code: %d %s", code, body)
 	}
 
+	// The right state but no code at all.
+	resp, _ = c.Get(e.srv.URL + LoginPath)
+	resp.Body.Close()
+	loc, _ = url.Parse(resp.Header.Get("Location"))
+	if code, body := status(c, e.srv.URL+CallbackPath+"?state="+url.QueryEscape(loc.Query().Get("state"))); code != 400 || !strings.Contains(body, "no authorisation code") {
+		t.Errorf("no code: %d %s", code, body)
+	}
+
 	// The issuer reported an error.
 	resp, _ = c.Get(e.srv.URL + LoginPath)
 	resp.Body.Close()
