@@ -355,6 +355,7 @@ type QueryRecord struct {
 	SQL        string          `json:"sql"`
 	State      string          `json:"state"`
 	Release    ReleaseID       `json:"release,omitempty"`
+	Status     string          `json:"status,omitempty"` // the release's status now: released, review or refused
 	Result     json.RawMessage `json:"result,omitempty"` // the released result, as the API returns it
 	Error      *QueryError     `json:"error,omitempty"`
 	CreatedAt  time.Time       `json:"created_at"`
@@ -438,4 +439,30 @@ type PanelResult struct {
 	Error       *QueryError     `json:"error,omitempty"`
 	RefreshedBy UserID          `json:"refreshed_by"`
 	RefreshedAt time.Time       `json:"refreshed_at"`
+}
+
+// DatasetUsage is what a dataset's controller sees of its use: every workspace that asked for it,
+// with the controller's decision and each member's queries and released outputs there.
+type DatasetUsage struct {
+	Dataset    DatasetName      `json:"dataset"`
+	Workspaces []WorkspaceUsage `json:"workspaces"`
+}
+
+// WorkspaceUsage is one workspace's use of a dataset. Queries and releases count everything in
+// the workspace (a query may read several of its datasets).
+type WorkspaceUsage struct {
+	Workspace WorkspaceID `json:"workspace"`
+	Name      string      `json:"name"`
+	State     string      `json:"state"`
+	Approval  string      `json:"approval"` // the controller's decision: pending, approved, refused, withdrawn
+	Queries   int         `json:"queries"`
+	Releases  int         `json:"releases"`
+	Users     []UserUsage `json:"users"`
+}
+
+// UserUsage is one person's queries and released outputs in a workspace.
+type UserUsage struct {
+	User     UserID `json:"user"`
+	Queries  int    `json:"queries"`
+	Releases int    `json:"releases"`
 }

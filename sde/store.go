@@ -34,6 +34,9 @@ type DatasetService interface {
 	Register(ctx context.Context, d *Dataset) error
 	Get(ctx context.Context, name DatasetName) (*Dataset, error)
 	List(ctx context.Context) ([]*Dataset, error)
+	// Usage reports which workspaces use a dataset and how much, for its controller (and
+	// administrators): a controller sees what their data is used for, and by whom.
+	Usage(ctx context.Context, name DatasetName) (*DatasetUsage, error)
 }
 
 // AgreementService holds data-sharing agreements. Agreements are readable by any signed-in user

@@ -153,6 +153,21 @@ func TestAPIGovernanceFlow(t *testing.T) {
 		t.Errorf("garbage parquet = %d %v", st, body)
 	}
 
+	// The GP controller sees where patients is used: the demo workspace, approved, with the
+	// releases of the demo dashboard the analyst made.
+	st, body = gp.do("GET", "/api/v1/datasets/patients/usage", nil, "")
+	wsu, _ := body["workspaces"].([]any)
+	if st != 200 || len(wsu) != 1 {
+		t.Fatalf("usage = %d %v", st, body)
+	}
+	u := wsu[0].(map[string]any)
+	if u["workspace"] != "demo" || u["approval"] != "approved" || u["releases"].(float64) < 1 || !strings.Contains(toJSON(u["users"]), `"analyst1"`) {
+		t.Errorf("demo usage = %v", u)
+	}
+	if st, _ := newClient(t, m, "controller-la").do("GET", "/api/v1/datasets/patients/usage", nil, ""); st != 403 {
+		t.Errorf("another organisation's controller reads usage: %d", st)
+	}
+
 	// Every request above is in the audit log, which verifies.
 	m.Close()
 	f, err := os.Open(audit.Path(data))

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"mime"
 	"net/http"
 	"strconv"
 
@@ -85,6 +86,7 @@ func (s *Server) panelCSV(w http.ResponseWriter, r *http.Request) error {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)
+		w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": id + "-panel-" + strconv.Itoa(n) + ".csv"}))
 		return writeResult(w, formatCSV, &res)
 	}
 	return sde.Errorf(sde.ENOTFOUND, "No such panel.")

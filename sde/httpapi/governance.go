@@ -138,6 +138,16 @@ func (s *Server) getDataset(w http.ResponseWriter, r *http.Request) error {
 	return writeJSON(w, http.StatusOK, v)
 }
 
+func (s *Server) datasetUsage(w http.ResponseWriter, r *http.Request) error {
+	name := sde.DatasetName(r.PathValue("name"))
+	target(r, "", string(name))
+	u, err := s.Datasets.Usage(r.Context(), name)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, u)
+}
+
 // registerDataset takes {"spec": {...}} in the sde/catalog spec format.
 func (s *Server) registerDataset(w http.ResponseWriter, r *http.Request) error {
 	var body struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"mime"
 	"net/http"
 	"strings"
 
@@ -58,6 +59,13 @@ const (
 
 // resultFormat is the one reading of Accept for results.
 func resultFormat(r *http.Request) string {
+	// ?format= lets a plain link download (browsers cannot set Accept on one).
+	switch r.URL.Query().Get("format") {
+	case "csv":
+		return formatCSV
+	case "arrow":
+		return formatArrow
+	}
 	accept := r.Header.Get("Accept")
 	switch {
 	case strings.Contains(accept, formatCSV):
@@ -66,6 +74,15 @@ func resultFormat(r *http.Request) string {
 		return formatArrow
 	}
 	return formatJSON
+}
+
+// attachment names the file a browser saves when a download link (?format=) was followed.
+func attachment(w http.ResponseWriter, r *http.Request, name, format string) {
+	if r.URL.Query().Get("format") == "" {
+		return
+	}
+	ext := map[string]string{formatCSV: ".csv", formatArrow: ".arrows"}[format]
+	w.Header().Set("Content-Disposition", mime.FormatMediaType("attachment", map[string]string{"filename": name + ext}))
 }
 
 // writeResult answers in format. CSV and Arrow carry the released values; the per-cell status is
@@ -126,6 +143,7 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) error {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)
+		attachment(w, r, id, f)
 		return writeResult(w, f, &res)
 	}
 	return writeJSON(w, http.StatusOK, q)

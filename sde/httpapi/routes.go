@@ -39,6 +39,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/datasets", "dataset.list", false, s.listDatasets},
 		{"POST", "/api/v1/datasets", "dataset.register", false, s.registerDataset},
 		{"GET", "/api/v1/datasets/{name}", "dataset.read", false, s.getDataset},
+		{"GET", "/api/v1/datasets/{name}/usage", "dataset.usage", false, s.datasetUsage},
 		{"POST", "/api/v1/datasets/{name}/versions", "dataset.upload", false, s.uploadVersion},
 		{"GET", "/api/v1/ingests/{id}", "ingest.read", false, s.getIngest},
 

@@ -90,7 +90,7 @@ func (qs *QueryService) Get(ctx context.Context, id string) (*sde.QueryRecord, e
 	}
 	var q *sde.QueryRecord
 	err = qs.s.read(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, "SELECT id, workspace_id, user_id, sql, state, release_id, result, error_code, error_msg, created_at, finished_at FROM queries WHERE id = ? AND user_id = ?", id, p.User)
+		row := tx.QueryRowContext(ctx, "SELECT "+queryCols+", q.result FROM queries q LEFT JOIN releases r ON r.id = q.release_id WHERE q.id = ? AND q.user_id = ?", id, p.User)
 		q, err = scanQuery(row, true)
 		if err == sql.ErrNoRows {
 			return sde.Errorf(sde.ENOTFOUND, "No query %s.", id)
@@ -118,19 +118,23 @@ func (qs *QueryService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.Qu
 			}
 			out = append(out, q)
 			return nil
-		}, "SELECT id, workspace_id, user_id, sql, state, release_id, NULL, error_code, error_msg, created_at, finished_at FROM queries WHERE workspace_id = ? AND user_id = ? ORDER BY created_at DESC, rowid DESC", ws, p.User)
+		}, "SELECT "+queryCols+", NULL FROM queries q LEFT JOIN releases r ON r.id = q.release_id WHERE q.workspace_id = ? AND q.user_id = ? ORDER BY q.created_at DESC, q.rowid DESC", ws, p.User)
 	})
 	return out, err
 }
 
+// queryCols are read with the release's current status (review turns to released when two
+// checkers approve); the result column follows them.
+const queryCols = "q.id, q.workspace_id, q.user_id, q.sql, q.state, q.release_id, r.status, q.error_code, q.error_msg, q.created_at, q.finished_at"
+
 func scanQuery(sc interface{ Scan(...any) error }, withResult bool) (*sde.QueryRecord, error) {
 	q := &sde.QueryRecord{}
-	var release, result, code, msg, finished sql.NullString
+	var release, status, result, code, msg, finished sql.NullString
 	var created string
-	if err := sc.Scan(&q.ID, &q.Workspace, &q.User, &q.SQL, &q.State, &release, &result, &code, &msg, &created, &finished); err != nil {
+	if err := sc.Scan(&q.ID, &q.Workspace, &q.User, &q.SQL, &q.State, &release, &status, &code, &msg, &created, &finished, &result); err != nil {
 		return nil, err
 	}
-	q.Release = sde.ReleaseID(release.String)
+	q.Release, q.Status = sde.ReleaseID(release.String), status.String
 	if withResult && result.Valid {
 		q.Result = json.RawMessage(result.String)
 	}

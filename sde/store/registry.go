@@ -336,3 +336,62 @@ func (ds *DatasetService) List(ctx context.Context) ([]*sde.Dataset, error) {
 	})
 	return out, err
 }
+
+// Usage reports a dataset's use to a controller of its organisation or an administrator.
+func (ds *DatasetService) Usage(ctx context.Context, name sde.DatasetName) (*sde.DatasetUsage, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := &sde.DatasetUsage{Dataset: name, Workspaces: []sde.WorkspaceUsage{}}
+	err = ds.s.read(ctx, func(tx *sql.Tx) error {
+		d, err := loadDataset(ctx, tx, name)
+		if err != nil {
+			return err
+		}
+		if !p.Has(sde.RoleAdmin) && !(p.Has(sde.RoleController) && p.Organisation == d.Controller) {
+			return sde.Errorf(sde.EFORBIDDEN, "Only data controllers of the organisation that controls %q see its usage.", name)
+		}
+		err = sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
+			var u sde.WorkspaceUsage
+			var approval sql.NullString
+			if err := rows.Scan(&u.Workspace, &u.Name, &u.State, &approval); err != nil {
+				return err
+			}
+			u.Approval, u.Users = approval.String, []sde.UserUsage{}
+			out.Workspaces = append(out.Workspaces, u)
+			return nil
+		}, `SELECT w.id, w.name, w.state, a.decision FROM workspace_datasets wd
+			JOIN workspaces w ON w.id = wd.workspace_id
+			LEFT JOIN approvals a ON a.workspace_id = wd.workspace_id AND a.dataset = wd.dataset
+			WHERE wd.dataset = ? ORDER BY w.id`, name)
+		if err != nil {
+			return err
+		}
+		for i := range out.Workspaces {
+			u := &out.Workspaces[i]
+			err := sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
+				var uu sde.UserUsage
+				if err := rows.Scan(&uu.User, &uu.Queries, &uu.Releases); err != nil {
+					return err
+				}
+				u.Users = append(u.Users, uu)
+				u.Queries += uu.Queries
+				u.Releases += uu.Releases
+				return nil
+			}, `SELECT user_id, sum(q), sum(r) FROM (
+					SELECT user_id, 1 AS q, 0 AS r FROM queries WHERE workspace_id = ?
+					UNION ALL
+					SELECT user_id, 0, 1 FROM releases WHERE workspace_id = ? AND status = 'released')
+				GROUP BY user_id ORDER BY user_id`, u.Workspace, u.Workspace)
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
