@@ -7,15 +7,17 @@ GO      ?= go
 CACHE   ?= $(HOME)/.cache/sde
 PKGS    := ./...
 
-.PHONY: dev test check vet fmt vault build bench clean
+.PHONY: dev test check vet fmt vault web chromium build bench clean
 
 ## dev: run the whole service on its embedded defaults (synthetic data, local keyring)
 dev:
 	$(GO) run $(TAGS) ./cmd/sde serve --dev
 
-## test: everything CI runs — fetch/build what the tests need, then vet, gofmt and all tests
-test: vault check
-	SDE_VAULT_BIN="$$(scripts/vault.sh)" $(GO) test $(TAGS) -count=1 -timeout 30m $(PKGS)
+## test: everything CI runs — fetch/build what the tests need (Vault dev server, the chart
+## library from npm, Debian's Chromium), then vet, gofmt and all tests
+test: vault web check
+	SDE_VAULT_BIN="$$(scripts/vault.sh)" SDE_CHROMIUM_BIN="$$(scripts/chromium.sh)" \
+		$(GO) test $(TAGS) -count=1 -timeout 30m $(PKGS)
 
 ## check: gofmt and go vet (fast, no test run)
 check: fmt vet
@@ -30,6 +32,14 @@ fmt:
 ## vault: build the Vault dev server for the integration tests (cached under ~/.cache/sde)
 vault:
 	@scripts/vault.sh >/dev/null
+
+## web: fetch the web UI's chart library from npm into the embedded assets (see scripts/web.sh)
+web:
+	@scripts/web.sh
+
+## chromium: install Debian's Chromium for the browser tests if missing
+chromium:
+	@scripts/chromium.sh >/dev/null
 
 ## build: the sde binary in ./bin
 build:

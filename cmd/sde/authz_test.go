@@ -93,6 +93,10 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/openapi.yaml", allowed: users},
 		{method: "GET", path: "/api/v1/transparency", allowed: users},
 		{method: "GET", path: "/transparency", allowed: users},
+		// The workbench's page and assets hold no data: anyone may load them (the API they call
+		// decides what each person sees).
+		{method: "GET", path: "/", allowed: users},
+		{method: "GET", path: "/static/app.js", allowed: users},
 		{method: "GET", path: "/api/v1/me", allowed: all},
 		{method: "GET", path: "/api/v1/organisations", allowed: all},
 		{method: "POST", path: "/api/v1/organisations", allowed: []string{"admin"},
@@ -107,6 +111,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/datasets", allowed: all},
 		{method: "POST", path: "/api/v1/datasets", allowed: []string{"admin"}, body: func(string) any { return spec(uniq("test_ds_")) }},
 		{method: "GET", path: "/api/v1/datasets/patients", allowed: all},
+		{method: "GET", path: "/api/v1/datasets/patients/usage", allowed: []string{"controller-gp", "admin"}},
 		{method: "POST", path: "/api/v1/datasets/patients/versions?format=csv&wait=true", allowed: []string{"controller-gp"},
 			body: func(string) any { return []byte{} }},
 		{method: "GET", path: "/api/v1/ingests/" + job, allowed: []string{"controller-gp"}},

@@ -68,6 +68,7 @@ func New(s *Server) *Server {
 	for _, rt := range s.routes() {
 		s.mux.HandleFunc(rt.Method+" "+rt.Pattern, s.wrap(rt))
 	}
+	mountWeb(s.mux)
 	if s.Mount != nil {
 		s.Mount(s.mux)
 	}
