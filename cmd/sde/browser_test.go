@@ -328,6 +328,39 @@ func TestWebUI(t *testing.T) {
 		}
 	})
 
+	t.Run("controllers create and sign an agreement and confirm a member", func(t *testing.T) {
+		gp := b.signIn(t, "controller-gp")
+		gp.open("#/agreements/new")
+		gp.labelled()
+		title := "Frailty pathway evaluation"
+		gp.run(chromedp.SendKeys("#ag-title", title, chromedp.ByID),
+			chromedp.SendKeys("#ag-purpose", "Evaluate the frailty pathway across primary and social care.", chromedp.ByID),
+			chromedp.Click(`input[value="RVLA"]`, chromedp.ByQuery),
+			chromedp.Click(`input[value="patients"]`, chromedp.ByQuery),
+			chromedp.Click(`input[value="social_care"]`, chromedp.ByQuery),
+			chromedp.SendKeys("#ag-escalation", "IG group, ig@rvicb.example", chromedp.ByID),
+			chromedp.Click(`main form button[type="submit"]`, chromedp.ByQuery))
+		gp.waitFor(`location.hash === '#/agreements' && document.querySelector('#status').textContent.includes('Created')`)
+		row := `//tr[contains(., "` + title + `")]`
+		gp.waitFor(`document.evaluate(` + jsString(row+`//button[@data-sign]`) + `, document, null, 9, null).singleNodeValue !== null`)
+		gp.run(chromedp.Click(row+`//button[@data-sign]`, chromedp.BySearch))
+		gp.waitFor(`document.querySelector('#status').textContent.includes('Signed')`)
+
+		la := b.signIn(t, "controller-la")
+		la.open("#/agreements")
+		la.run(chromedp.Click(row+`//button[@data-sign]`, chromedp.BySearch))
+		la.waitFor(`document.querySelector('#status').textContent.includes('Signed')`)
+		la.waitFor(`document.evaluate(` + jsString(row) + `, document, null, 9, null).singleNodeValue.textContent.includes('in force')`)
+		la.shot("controller-agreements")
+
+		// Membership review: the controller re-confirms the analyst's access to their data.
+		gp.open("#/workspaces/demo")
+		gp.run(chromedp.Click(`button[data-confirm="analyst1"]`, chromedp.ByQuery))
+		gp.waitFor(`document.querySelector('#status').textContent.includes('Confirmed analyst1')`)
+		// The history (newest first) records who confirmed whom.
+		gp.waitFor(`(r => r && r.textContent.includes('controller-gp') && r.textContent.includes('analyst1'))([...document.querySelectorAll('main h2')].find(h => h.textContent === 'History').nextElementSibling.querySelector('tbody tr'))`)
+	})
+
 	t.Run("two checkers review a held output and the requester downloads it", func(t *testing.T) {
 		api := newClient(t, m, "analyst1")
 		if st, body := api.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT ethnic_group, count(*) AS n FROM patients GROUP BY ethnic_group"}, ""); st != 200 {

@@ -112,8 +112,9 @@
 
   // resultTable draws a released result: suppressed cells are marked and say why on hover and to
   // screen readers; rounded cells are shaded.
-  function resultTable(res) {
+  function resultTable(res, flags) {
     const cols = res.columns || [];
+    const flagged = new Map((flags || []).map((f) => [`${f.row},${f.column}`, f]));
     const base = res.decision && res.decision.policy && res.decision.policy.rounding ? res.decision.policy.rounding.base : null;
     const rows = (res.rows || []).map((row, i) => row.map((v, j) => {
       const st = (res.cells && res.cells[i] && res.cells[i][j]) || 'ok';
@@ -125,6 +126,12 @@
       }
       const td = h('td', {class: (measure ? 'num ' : '') + (st === 'rounded' ? 'rounded' : ''), 'data-status': st}, v == null ? '' : measure ? num(v) : v);
       if (st === 'rounded' && base) td.title = `Rounded to the nearest ${base}.`;
+      const f = flagged.get(`${i},${j}`);
+      if (f) {
+        td.classList.add('flagged');
+        td.title = `Flagged (${f.rule}): ${f.note}`;
+        td.append(h('span', {class: 'sr'}, ` flagged: ${f.rule}`));
+      }
       return td;
     }));
     return h('div', {class: 'results', tabindex: '0', role: 'region', 'aria-label': 'Query result'},
@@ -539,7 +546,7 @@
         h('h2', {id: `rv-${it.release}`}, `${it.workspace}: result ${it.release}`),
         h('p', {}, `Requested by ${it.requester}, ${when(it.created_at)}. `, h('strong', {}, 'Why flagged: '), ((dec && dec.reasons) || []).join(' ') || 'see the flags below'),
         dec && dec.flags && dec.flags.length ? h('ul', {}, dec.flags.map((f) => h('li', {}, `Row ${f.row + 1}, column ${(dec.columns || [])[f.column] || f.column}: ${f.rule} — ${f.note}`))) : null,
-        legend(res), resultTable(res),
+        legend(res), resultTable(res, dec && dec.flags),
         h('h3', {}, 'Reviews so far'),
         (it.reviews || []).length ? h('ul', {}, it.reviews.map((r) => h('li', {}, `${r.checker}: `, state(r.verdict), ` — ${r.comment} (${when(r.at)})`))) : h('p', {}, 'None yet.'),
         mine ? h('p', {class: 'notice'}, it.requester === me.user ? 'You asked for this result, so another checker must review it.' : 'You have reviewed this result; a second checker must now review it.') : null,
