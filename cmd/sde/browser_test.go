@@ -437,6 +437,7 @@ func TestWebUI(t *testing.T) {
 		if rep := p.text(".ingest-report"); !strings.Contains(rep, "Stored version 2") || !strings.Contains(rep, "Quarantined rows") {
 			t.Errorf("ingest report = %q", rep)
 		}
+		p.waitFor(`document.querySelector('#versions').textContent.includes('v2')`)
 		if prog := p.text("#upload-out .progress"); prog == "" {
 			t.Error("no progress shown")
 		}

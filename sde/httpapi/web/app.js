@@ -208,9 +208,11 @@
       h('p', {}, h('strong', {}, 'Controller: '), orgName(d.controller), ' · ', h('strong', {}, 'Name in SQL: '), h('code', {}, d.name))];
     out.push(h('h2', {}, 'Columns'), table(['Column', 'Type', 'Description'],
       ((latest && latest.columns) || d.columns.map((c) => ({name: c}))).map((c) => [h('code', {}, c.name), c.type || '', c.description || '']), {caption: 'Columns'}));
-    out.push(h('h2', {}, 'Versions'), versionsTable(versions));
+    const vbox = h('div', {id: 'versions'}, versionsTable(versions));
+    out.push(h('h2', {}, 'Versions'), vbox);
     if (has('controller') && me.organisation === d.controller) {
-      out.push(uploadForm(d), await usage(d));
+      const stored = async () => vbox.replaceChildren(versionsTable((await api('GET', `/api/v1/datasets/${enc(name)}`)).versions || []));
+      out.push(uploadForm(d, stored), await usage(d));
     }
     return frag(out);
   }
@@ -222,7 +224,8 @@
         h('td', {class: 'num'}, pct(v.linkage_rate)), h('code', {}, v.pseudonym_key || '')]), {caption: 'Versions', empty: 'No versions yet.'});
   }
 
-  function uploadForm(d) {
+  // uploadForm sends a new version and follows its ingest job; stored runs after it is stored.
+  function uploadForm(d, stored) {
     const file = h('input', {type: 'file', id: 'upload-file', accept: '.csv,.parquet,.arrow,.arrows,.ipc', required: true});
     const button = h('button', {type: 'submit'}, 'Upload and ingest');
     const out = h('div', {id: 'upload-out', 'aria-live': 'polite'});
@@ -249,6 +252,7 @@
         return;
       }
       out.append(ingestReport(job.report));
+      await stored();
     }));
     return h('section', {'aria-labelledby': 'upload-h'}, h('h2', {id: 'upload-h'}, 'Upload a new version'), form);
   }
