@@ -288,8 +288,25 @@ func TestWebUI(t *testing.T) {
 		p.waitFor(`document.querySelector('#history').textContent.includes("ROLLUP")`)
 	})
 
+	t.Run("analyst turns a released query into a dashboard", func(t *testing.T) {
+		p := analyst.with(t)
+		p.open("#/dashboards")
+		p.run(chromedp.Click(`a[href="#/workspaces/demo/dashboards/new"]`, chromedp.ByQuery), chromedp.WaitVisible("#new-dashboard", chromedp.ByID))
+		p.labelled()
+		p.run(chromedp.SendKeys("#dash-title", "Registered population by ethnicity", chromedp.ByID),
+			chromedp.Click(`//tr[contains(., "ROLLUP (ethnicity, sex)")]//input[@type="checkbox"]`, chromedp.BySearch),
+			chromedp.Click(`#new-dashboard button[type="submit"]`, chromedp.ByQuery))
+		p.waitFor(`document.querySelector('#status').textContent.includes('Created the dashboard')`)
+		p.waitFor(`document.querySelectorAll('.chart svg path').length > 5`)
+		if legend := p.text("figure figcaption"); !strings.Contains(legend, "Gaps are suppressed values") {
+			t.Errorf("legend of a chart with suppressed values = %q", legend)
+		}
+		p.shot("analyst-dashboard")
+	})
+
 	t.Run("analyst's refused query says why", func(t *testing.T) {
 		p := analyst.with(t)
+		p.open("#/workspaces/demo/query")
 		p.clear("#sql")
 		p.run(chromedp.SendKeys("#sql", "SELECT person_id FROM patients", chromedp.ByID), chromedp.Click("#run", chromedp.ByID),
 			chromedp.WaitVisible("#result .alert", chromedp.ByQuery))

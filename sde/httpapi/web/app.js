@@ -448,9 +448,11 @@
     const out = [h('h1', {}, 'Dashboards')];
     for (const w of wss) {
       const ds = (await api('GET', `/api/v1/workspaces/${enc(w.id)}/dashboards`)).dashboards || [];
+      const analyst = (w.members || []).some((m) => m.user === me.user && m.role === 'analyst');
       out.push(h('h2', {}, `Workspace ${w.name}`), ds.length
         ? h('ul', {}, ds.map((d) => h('li', {}, h('a', {href: `#/workspaces/${enc(w.id)}/dashboards/${enc(d.id)}`}, d.title), d.description ? ` — ${d.description}` : '')))
-        : h('p', {}, 'No dashboards yet.'));
+        : h('p', {}, 'No dashboards yet.'),
+        analyst ? h('p', {}, h('a', {class: 'button secondary', href: `#/workspaces/${enc(w.id)}/dashboards/new`}, 'Create a dashboard from my queries')) : null);
     }
     if (!wss.length) out.push(h('p', {}, 'You are not a member of an active workspace.'));
     return frag(out);
@@ -484,12 +486,56 @@
       h('div', {class: 'actions'}, refresh), out, h('div', {class: 'panels'}, panels));
   }
 
+  // newDashboard lets an analyst turn released queries into a dashboard for planners: each chosen
+  // query becomes a panel with a chart. The service checks every query again and refreshes the
+  // dashboard once, through disclosure control.
+  async function newDashboard(ws) {
+    const qs = ((await api('GET', `/api/v1/workspaces/${enc(ws)}/queries`)).queries || []).filter((q) => q.status === 'released').slice(0, 20);
+    const out = h('div', {'aria-live': 'polite'});
+    const title = h('input', {type: 'text', id: 'dash-title', required: true});
+    const desc = h('input', {type: 'text', id: 'dash-desc'});
+    const rows = [];
+    for (const [i, q] of qs.entries()) {
+      const full = await api('GET', `/api/v1/workspaces/${enc(ws)}/queries/${enc(q.query_id)}`);
+      const cols = (full.result && full.result.columns) || [];
+      const dims = cols.filter((c) => c.kind === 'dimension').map((c) => c.name);
+      const meas = cols.filter((c) => c.kind === 'measure').map((c) => c.name);
+      const pick = h('input', {type: 'checkbox', id: `p-${i}`, 'data-query': q.query_id});
+      const ptitle = h('input', {type: 'text', id: `p-title-${i}`, 'aria-label': `Panel title for query ${i + 1}`});
+      const chartSel = h('select', {id: `p-chart-${i}`, 'aria-label': `Chart for query ${i + 1}`}, ['bar', 'line', 'table'].map((c) => h('option', {}, c)));
+      const x = h('select', {id: `p-x-${i}`, 'aria-label': `Horizontal axis for query ${i + 1}`}, dims.map((c) => h('option', {}, c)));
+      const y = h('select', {id: `p-y-${i}`, 'aria-label': `Measure for query ${i + 1}`}, meas.map((c) => h('option', {}, c)));
+      rows.push({q: full, pick, ptitle, chartSel, x, y});
+      pick.addEventListener('change', () => { if (pick.checked && !ptitle.value) ptitle.value = `${meas[0] || 'value'} by ${dims.join(' and ')}`; });
+    }
+    const button = h('button', {type: 'submit'}, 'Create the dashboard');
+    const form = h('form', {class: 'stack', id: 'new-dashboard'},
+      h('label', {for: 'dash-title'}, 'Title'), title,
+      h('label', {for: 'dash-desc'}, 'Description (optional)'), desc,
+      h('h2', {}, 'Panels'), h('p', {class: 'hint'}, 'Choose released queries; each becomes a panel. Planners can refresh them but never change them.'),
+      table(['', 'Query', 'Panel title', 'Chart', 'Across', 'Value'], rows.map((r, i) => [
+        h('span', {}, r.pick, h('label', {for: `p-${i}`, class: 'sr'}, `Use query ${i + 1}`)), h('code', {}, r.q.sql), r.ptitle, r.chartSel, r.x, r.y]),
+      {caption: 'Released queries', empty: 'You have no released queries in this workspace yet: run some in the workbench first.'}),
+      h('div', {class: 'actions'}, button), out);
+    form.addEventListener('submit', busy(button, out, async () => {
+      const panels = rows.filter((r) => r.pick.checked).map((r) => ({title: r.ptitle.value || r.q.sql, sql: r.q.sql, chart: r.chartSel.value,
+        x: r.chartSel.value === 'table' ? undefined : r.x.value, y: r.chartSel.value === 'table' ? undefined : r.y.value}));
+      if (!panels.length) throw new Error('Choose at least one query.');
+      const d = await api('POST', `/api/v1/workspaces/${enc(ws)}/dashboards`, {title: title.value, description: desc.value || undefined, panels});
+      say(`Created the dashboard "${d.title}"; its panels were run through disclosure control.`);
+      location.hash = `#/workspaces/${enc(ws)}/dashboards/${enc(d.id)}`;
+    }));
+    return frag(h('h1', {}, 'Create a dashboard'), form);
+  }
+
   // chart draws a bar or line panel with ECharts (SVG, so marks are in the page). Suppressed
   // values are gaps, named in a legend below the chart; other dimensions become series.
   function chart(p, res) {
     const cols = res.columns.map((c) => c.name);
     const xi = cols.indexOf(p.x), yi = cols.indexOf(p.y);
-    const label = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? v.slice(0, 7) : v == null ? '(none)' : String(v));
+    // In a ROLLUP, CUBE or GROUPING SETS query an empty dimension marks a total row.
+    const empty = /\b(rollup|cube|grouping\s+sets)\b/i.test(p.sql || '') ? 'Total' : '(none)';
+    const label = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? v.slice(0, 7) : v == null ? empty : String(v));
     const others = res.columns.map((c, j) => j).filter((j) => j !== xi && j !== yi && res.columns[j].kind === 'dimension');
     const xs = [], series = new Map(), gaps = [];
     res.rows.forEach((row, i) => {
@@ -502,9 +548,12 @@
       series.get(key).set(x, isSuppressed(st) ? null : row[yi]);
     });
     const el = h('div', {class: 'chart', role: 'img', 'aria-label': `${p.chart} chart of ${p.y} by ${p.x}`});
+    // The legend names each gap once per reason: "Gaps are suppressed values (4): a M, b F — why".
+    const byWhy = new Map();
+    for (const g of gaps) byWhy.set(g.why, (byWhy.get(g.why) || []).concat(`${g.x}${series.size > 1 ? ' ' + g.key : ''}`));
     const box = h('figure', {class: 'figure', 'data-chart': p.chart}, el,
       h('figcaption', {class: 'legend'}, h('span', {}, h('span', {class: 'swatch suppressed'}),
-        gaps.length ? `Gaps are suppressed values (${gaps.length}): ` + gaps.map((g) => `${g.x}${series.size > 1 ? ' ' + g.key : ''} — ${g.why}`).join(' ') : 'No values suppressed.')));
+        gaps.length ? `Gaps are suppressed values (${gaps.length}): ` + [...byWhy].map(([why, where]) => `${where.join(', ')} — ${why}`).join(' ') : 'No values suppressed.')));
     if (!window.echarts) {
       el.replaceChildren(h('p', {class: 'alert'}, 'The chart library did not load.'));
       return box;
@@ -516,7 +565,8 @@
         tooltip: {trigger: 'axis'}, legend: {top: 0, type: 'scroll'},
         grid: {left: 8, right: 16, bottom: 8, top: 36, containLabel: true},
         color: ['#005eb8', '#ae2573', '#007f3b', '#ed8b00', '#330072', '#00a499', '#8a1538'],
-        xAxis: {type: 'category', data: xs, name: p.x, nameLocation: 'middle', nameGap: 28},
+        xAxis: {type: 'category', data: xs, name: p.x, nameLocation: 'middle', nameGap: xs.length > 8 ? 60 : 28,
+          axisLabel: {rotate: xs.length > 8 ? 35 : 0, hideOverlap: true}},
         yAxis: {type: 'value', name: p.y},
         series: [...series.entries()].map(([name, vals]) => ({name, type: p.chart === 'line' ? 'line' : 'bar', connectNulls: false, data: xs.map((x) => (vals.has(x) ? vals.get(x) : null))})),
       });
@@ -631,6 +681,7 @@
     [/^#\/workspaces\/new$/, requestWorkspace, 'Request a workspace'],
     [/^#\/workspaces\/([^/]+)$/, workspace, 'Workspace'],
     [/^#\/workspaces\/([^/]+)\/query$/, workbench, 'SQL workbench'],
+    [/^#\/workspaces\/([^/]+)\/dashboards\/new$/, newDashboard, 'New dashboard'],
     [/^#\/workspaces\/([^/]+)\/dashboards\/([^/]+)$/, dashboard, 'Dashboard'],
     [/^#\/dashboards$/, dashboards, 'Dashboards'],
     [/^#\/reviews$/, reviews, 'Output checking'],
