@@ -41,6 +41,10 @@ type Table struct {
 	// Source names the table in fingerprints (e.g. "gp_events@v3"), so releases
 	// over different versions are not compared; empty means Name.
 	Source string
+	// OnePerPerson says every row has a person and no person has two rows (the
+	// workspace counted it at activation). A query reading only such a table needs
+	// no per-person level: each row already is one person's part of its cell.
+	OnePerPerson bool
 }
 
 // Column is a column's name and DuckDB type.

@@ -38,6 +38,8 @@ type relation struct {
 	cols        []column
 	readsPerson bool   // reads a person-level table somewhere
 	orphan      string // why person data without a person column may not be used
+	// onePerPerson: a base table with one row per person (Table.OnePerPerson).
+	onePerPerson bool
 }
 
 // unit returns the index of the column identifying each row's person, or -1.
@@ -198,7 +200,7 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 		src = lname
 	}
 	an.sources[src] = true
-	rel := &relation{}
+	rel := &relation{onePerPerson: t.OnePerPerson}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
 		col := column{name: cn, key: lname + "." + cn, typ: c.Type, base: true}

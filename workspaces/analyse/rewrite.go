@@ -278,6 +278,9 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 }
 
 func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
+	if flat(q) {
+		return rewriteFlat(q, names, setIndex)
+	}
 	b := q.sc.bindings[q.sc.unitB]
 	unit := colRef(b.name, b.rel.cols[q.sc.unitC].name)
 	ref := func(name string) node { return colRef(l1, name) }
@@ -452,6 +455,113 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 	}
 	stmt := node{"node": strip(lv2), "named_param_map": []any{}}
 	return stmt, sc, nil
+}
+
+// flat reports whether the query reads one table with one row per person and only
+// measures whose per-person parts are the row's own values (counts, sums, means):
+// then level 1 would only copy rows, and the query is rewritten in one level.
+func flat(q *outerQuery) bool {
+	if len(q.sc.bindings) != 1 || q.sc.unitB != 0 || !q.sc.bindings[0].rel.onePerPerson ||
+		str(obj(q.root, "from_table"), "type") != "BASE_TABLE" {
+		return false
+	}
+	for _, it := range q.items {
+		if m := it.m; m != nil && !m.personArg && m.kind != disclosure.Count && m.kind != disclosure.Sum && m.kind != disclosure.Avg {
+			return false
+		}
+	}
+	return true
+}
+
+// rewriteFlat is rewrite for a one-row-per-person table: level 2's aggregates taken
+// over the rows directly, with the same output columns. A row is one person's part
+// of each cell it falls in, so a per-person count is 1 when the row counts, a
+// per-person sum is the row's value, and the cell's persons are its rows.
+func rewriteFlat(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
+	out := selectNode()
+	out["cte_map"] = cloneNode(obj(q.root, "cte_map"))
+	out["from_table"] = cloneNode(obj(q.root, "from_table"))
+	if w := obj(q.root, "where_clause"); w != nil {
+		out["where_clause"] = cloneNode(w)
+	}
+	// counted is the analyst's COUNT as an aggregate over the rows: the number of
+	// persons the measure counts in the cell.
+	counted := func(m *measure) node {
+		if m.arg == nil {
+			return withFilter(fn("count_star"), m.filter)
+		}
+		return withFilter(fn("count", cloneNode(m.arg)), m.filter)
+	}
+	sum := func(m *measure) node { return withFilter(fn("sum", cloneNode(m.arg)), m.filter) }
+	var sel []any
+	for j, it := range q.items {
+		var e node
+		switch m := it.m; {
+		case m == nil:
+			e = cloneNode(q.groups[it.dim])
+		case m.personArg:
+			e = counted(m)
+		case m.kind == disclosure.Count && m.hugeint:
+			e = cast(counted(m), "HUGEINT")
+		case m.kind == disclosure.Count:
+			e = cast(counted(m), "BIGINT")
+		case m.kind == disclosure.Sum:
+			e = sum(m)
+		default: // AVG: total over rows counted, as level 2 recombines it
+			e = operator("/", sum(m), counted(m))
+		}
+		if it.m != nil && it.m.rounded {
+			e = fn("round", append([]node{e}, it.m.round...)...)
+		}
+		sel = append(sel, as(e, names[j]))
+	}
+	sc := StatsColumns{Visible: len(q.items), SetIndex: setIndex}
+	next := func(e node, name string) int {
+		sel = append(sel, as(e, name))
+		return len(sel) - 1
+	}
+	sc.Persons = next(fn("count_star"), "__persons")
+	if q.multi {
+		sc.Set = next(cast(groupingFn(q.groups), "BIGINT"), "__set")
+	} else {
+		sc.Set = next(cast(constInt(0), "BIGINT"), "__set")
+	}
+	for j, it := range q.items {
+		cc := CellColumns{Persons: -1, Max1: -1, Max2: -1, Total: -1, AnyNegative: -1}
+		if m := it.m; m != nil {
+			if m.kind == disclosure.Sum || m.kind == disclosure.Avg {
+				// Persons whose value is not zero: NULLIF turns zeros into NULLs COUNT skips.
+				cc.Persons = next(withFilter(fn("count", fn("nullif", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__p%d", j))
+				cc.Max1 = next(cast(withFilter(fn("max", cloneNode(m.arg)), m.filter), "DOUBLE"), fmt.Sprintf("__max1_%d", j))
+				cc.Max2 = next(cast(fn("list_extract", withFilter(fn("max", cloneNode(m.arg), constInt(2)), m.filter), constInt(2)), "DOUBLE"), fmt.Sprintf("__max2_%d", j))
+				cc.Total = next(cast(sum(m), "DOUBLE"), fmt.Sprintf("__total%d", j))
+				cc.AnyNegative = next(withFilter(fn("bool_or", compare("COMPARE_LESSTHAN", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__neg%d", j))
+			} else {
+				cc.Persons = next(counted(m), fmt.Sprintf("__p%d", j))
+			}
+		}
+		sc.Cells = append(sc.Cells, cc)
+	}
+	out["select_list"] = sel
+	if len(q.groups) > 0 {
+		var groups, sets []any
+		for _, g := range q.groups {
+			groups = append(groups, cloneNode(g))
+		}
+		for _, set := range q.sets {
+			s := []any{}
+			for _, g := range set {
+				s = append(s, json0(g))
+			}
+			sets = append(sets, s)
+		}
+		out["group_expressions"] = groups
+		out["group_sets"] = sets
+	}
+	if len(q.orders) > 0 {
+		out["modifiers"] = []any{node{"type": "ORDER_MODIFIER", "orders": anyList(q.orders)}}
+	}
+	return node{"node": strip(out), "named_param_map": []any{}}, sc, nil
 }
 
 func coalesce(children ...node) node {

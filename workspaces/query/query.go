@@ -323,7 +323,8 @@ func (s *Service) Refresh(ctx context.Context, ws sde.WorkspaceID, id string) (*
 func Schema(m *activate.Manifest) analyse.Schema {
 	var s analyse.Schema
 	for _, d := range m.Datasets {
-		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion)}
+		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion),
+			OnePerPerson: d.Rows.Stored > 0 && d.Rows.Unlinked == 0 && d.Persons == d.Rows.Stored}
 		for _, c := range d.Columns {
 			t.Columns = append(t.Columns, analyse.Column{Name: c.Name, Type: c.Type})
 		}
