@@ -1,0 +1,27 @@
+package query
+
+import (
+	"testing"
+
+	"github.com/opensde/sde/workspaces/activate"
+)
+
+// TestSchemaOnePerPerson: only a table whose stored rows are all linked and all different
+// persons may take the analyser's one-level rewrite.
+func TestSchemaOnePerPerson(t *testing.T) {
+	m := &activate.Manifest{Datasets: []activate.DatasetManifest{
+		{Dataset: "patients", Table: "patients", SourceVersion: 1, Rows: activate.Rows{Stored: 100}, Persons: 100},
+		{Dataset: "gp_events", Table: "gp_events", SourceVersion: 2, Rows: activate.Rows{Stored: 900}, Persons: 100},
+		{Dataset: "vcse", Table: "vcse", SourceVersion: 1, Rows: activate.Rows{Stored: 50, Unlinked: 10}, Persons: 40},
+		{Dataset: "empty", Table: "empty", SourceVersion: 1},
+	}}
+	want := map[string]bool{"patients": true, "gp_events": false, "vcse": false, "empty": false}
+	for _, tb := range Schema(m).Tables {
+		if tb.OnePerPerson != want[tb.Name] {
+			t.Errorf("%s: OnePerPerson = %v", tb.Name, tb.OnePerPerson)
+		}
+	}
+	if s := Schema(m).Tables[1].Source; s != "gp_events@v2" {
+		t.Errorf("source = %q", s)
+	}
+}
