@@ -64,6 +64,9 @@ type Analyser struct {
 	// query.
 	tables []string
 	key    string
+	// twoLevel turns off the one-level rewrites (rewriteOneLevel), so tests can
+	// compare them against the general form.
+	twoLevel bool
 }
 
 // New opens the parser instance: in memory, no external access, no extensions,

@@ -17,6 +17,7 @@ func testSchema() Schema {
 		{Name: "gp_events", Columns: []Column{{"person_id", "VARCHAR"}, {"event_date", "DATE"}, {"code", "VARCHAR"}, {"practice", "VARCHAR"}, {"value", "DOUBLE"}, {"units", "INTEGER"}, {"cost", "DECIMAL(10,2)"}}, Source: "gp_events@v1"},
 		{Name: "admissions", Columns: []Column{{"person_id", "VARCHAR"}, {"admit_date", "DATE"}, {"kind", "VARCHAR"}, {"los", "INTEGER"}, {"cost", "DOUBLE"}}},
 		{Name: "lsoa_lookup", Columns: []Column{{"lsoa", "VARCHAR"}, {"imd_decile", "INTEGER"}, {"msoa", "VARCHAR"}}},
+		{Name: "contacts", Columns: []Column{{"person_id", "VARCHAR"}, {"service", "VARCHAR"}, {"hours", "INTEGER"}}},
 	}}
 }
 
@@ -37,6 +38,9 @@ var fixture = []string{
 		(i % 9)::INTEGER AS los, CASE WHEN i % 13 = 0 THEN NULL ELSE (i % 50) * 100.25 END::DOUBLE AS cost
 		FROM range(800) t(i)`,
 	`CREATE TABLE lsoa_lookup AS SELECT 'L' || i AS lsoa, 1 + i % 10 AS imd_decile, 'M' || (i % 3) AS msoa FROM range(7) t(i)`,
+	// Contacts of voluntary services: a quarter carry no NHS number, so no person (unlinked).
+	`CREATE TABLE contacts AS SELECT CASE WHEN i % 4 = 0 THEN NULL ELSE 'p' || lpad(((i * 31) % 300)::VARCHAR, 4, '0') END AS person_id,
+		['social', 'carers', 'advice'][1 + i % 3] AS service, (i % 7)::INTEGER AS hours FROM range(500) t(i)`,
 }
 
 func fixtureDB(t testing.TB) *sql.DB {

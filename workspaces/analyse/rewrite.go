@@ -261,7 +261,7 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 	out.Fingerprint = fp.Normalize()
 
 	// Rewrite.
-	stmt, sc, err := rewrite(q, names, setIndex)
+	stmt, sc, err := rewrite(q, names, setIndex, !a.twoLevel)
 	if err != nil {
 		return nil, err
 	}
@@ -277,9 +277,11 @@ func (a *Analyser) build(ctx context.Context, an *analysis, q *outerQuery) (*Que
 	return out, nil
 }
 
-func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
-	if flat(q) {
-		return rewriteFlat(q, names, setIndex)
+func rewrite(q *outerQuery, names []string, setIndex map[int64]int, oneLevel bool) (node, StatsColumns, error) {
+	if oneLevel {
+		if mode := levels(q); mode != twoLevels {
+			return rewriteOneLevel(q, names, setIndex, mode)
+		}
 	}
 	b := q.sc.bindings[q.sc.unitB]
 	unit := colRef(b.name, b.rel.cols[q.sc.unitC].name)
@@ -457,37 +459,87 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int) (node, Stats
 	return stmt, sc, nil
 }
 
-// flat reports whether the query reads one table with one row per person and only
-// measures whose per-person parts are the row's own values (counts, sums, means):
-// then level 1 would only copy rows, and the query is rewritten in one level.
-func flat(q *outerQuery) bool {
-	if len(q.sc.bindings) != 1 || q.sc.unitB != 0 || !q.sc.bindings[0].rel.onePerPerson ||
-		str(obj(q.root, "from_table"), "type") != "BASE_TABLE" {
-		return false
-	}
-	for _, it := range q.items {
-		if m := it.m; m != nil && !m.personArg && m.kind != disclosure.Count && m.kind != disclosure.Sum && m.kind != disclosure.Avg {
-			return false
+// How a query is rewritten: the general two levels, or one of two one-level forms
+// that give the same columns and values where they are provably the same.
+type levelMode int
+
+const (
+	twoLevels levelMode = iota
+	// onePerPersonRows: the query reads one table with one row per person, and its
+	// measures are counts, sums and means: each row already is one person's part
+	// of its cell, so level 1 would only copy rows.
+	onePerPersonRows
+	// personCounts: every measure is COUNT(*) or COUNT(DISTINCT person_id), whose
+	// per-person parts only say whether the person is in the cell: distinct counts
+	// of the person column give the cell statistics directly.
+	personCounts
+)
+
+func levels(q *outerQuery) levelMode {
+	b := q.sc.bindings[q.sc.unitB]
+	if len(q.sc.bindings) == 1 && q.sc.unitB == 0 && b.rel.onePerPerson && str(obj(q.root, "from_table"), "type") == "BASE_TABLE" {
+		ok := true
+		for _, it := range q.items {
+			if m := it.m; m != nil && !m.personArg && m.kind != disclosure.Count && m.kind != disclosure.Sum && m.kind != disclosure.Avg {
+				ok = false
+			}
+		}
+		if ok {
+			return onePerPersonRows
 		}
 	}
-	return true
+	// The unlinked rows of a cell count as one person (see rewrite); a distinct
+	// count does that over the person column with NULL replaced by '', which no
+	// pseudonym is, so the person column must be text.
+	if !strings.EqualFold(b.rel.cols[q.sc.unitC].typ, "VARCHAR") {
+		return twoLevels
+	}
+	// COUNT(DISTINCT x) of a person column counts the row persons only when x is
+	// the rows' person column itself (a LEFT JOIN's other side would differ).
+	unitKey := b.rel.cols[q.sc.unitC].key
+	for _, it := range q.items {
+		m := it.m
+		switch {
+		case m == nil, m.kind == disclosure.Count && m.arg == nil:
+		case m.personArg && unitKey != "" && keyOf(m.arg) == unitKey:
+		default:
+			return twoLevels
+		}
+	}
+	return personCounts
 }
 
-// rewriteFlat is rewrite for a one-row-per-person table: level 2's aggregates taken
-// over the rows directly, with the same output columns. A row is one person's part
-// of each cell it falls in, so a per-person count is 1 when the row counts, a
-// per-person sum is the row's value, and the cell's persons are its rows.
-func rewriteFlat(q *outerQuery, names []string, setIndex map[int64]int) (node, StatsColumns, error) {
+// rewriteOneLevel is rewrite without the per-person level, in one of the modes
+// levels chose: the analyst's FROM, WHERE and grouping sets with level 2's output
+// and statistics columns computed over the rows directly.
+func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode levelMode) (node, StatsColumns, error) {
+	b := q.sc.bindings[q.sc.unitB]
+	unit := colRef(b.name, b.rel.cols[q.sc.unitC].name)
 	out := selectNode()
 	out["cte_map"] = cloneNode(obj(q.root, "cte_map"))
 	out["from_table"] = cloneNode(obj(q.root, "from_table"))
 	if w := obj(q.root, "where_clause"); w != nil {
 		out["where_clause"] = cloneNode(w)
 	}
-	// counted is the analyst's COUNT as an aggregate over the rows: the number of
-	// persons the measure counts in the cell.
+	distinct := func(e node) node {
+		n := fn("count", e)
+		n["distinct"] = true
+		return n
+	}
+	// persons counts the cell's persons among rows passing filter, unlinked rows as one.
+	persons := func(filter node) node {
+		if mode == onePerPersonRows {
+			return withFilter(fn("count_star"), filter)
+		}
+		return withFilter(distinct(coalesce(cloneNode(unit), constString(""))), filter)
+	}
+	// counted is the analyst's COUNT over the rows: COUNT(DISTINCT person_id) counts
+	// linked persons only, as level 2 does.
 	counted := func(m *measure) node {
-		if m.arg == nil {
+		switch {
+		case m.personArg && mode == personCounts:
+			return withFilter(distinct(cloneNode(m.arg)), m.filter)
+		case m.arg == nil:
 			return withFilter(fn("count_star"), m.filter)
 		}
 		return withFilter(fn("count", cloneNode(m.arg)), m.filter)
@@ -520,7 +572,7 @@ func rewriteFlat(q *outerQuery, names []string, setIndex map[int64]int) (node, S
 		sel = append(sel, as(e, name))
 		return len(sel) - 1
 	}
-	sc.Persons = next(fn("count_star"), "__persons")
+	sc.Persons = next(persons(nil), "__persons")
 	if q.multi {
 		sc.Set = next(cast(groupingFn(q.groups), "BIGINT"), "__set")
 	} else {
@@ -528,17 +580,19 @@ func rewriteFlat(q *outerQuery, names []string, setIndex map[int64]int) (node, S
 	}
 	for j, it := range q.items {
 		cc := CellColumns{Persons: -1, Max1: -1, Max2: -1, Total: -1, AnyNegative: -1}
-		if m := it.m; m != nil {
-			if m.kind == disclosure.Sum || m.kind == disclosure.Avg {
-				// Persons whose value is not zero: NULLIF turns zeros into NULLs COUNT skips.
-				cc.Persons = next(withFilter(fn("count", fn("nullif", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__p%d", j))
-				cc.Max1 = next(cast(withFilter(fn("max", cloneNode(m.arg)), m.filter), "DOUBLE"), fmt.Sprintf("__max1_%d", j))
-				cc.Max2 = next(cast(fn("list_extract", withFilter(fn("max", cloneNode(m.arg), constInt(2)), m.filter), constInt(2)), "DOUBLE"), fmt.Sprintf("__max2_%d", j))
-				cc.Total = next(cast(sum(m), "DOUBLE"), fmt.Sprintf("__total%d", j))
-				cc.AnyNegative = next(withFilter(fn("bool_or", compare("COMPARE_LESSTHAN", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__neg%d", j))
-			} else {
-				cc.Persons = next(counted(m), fmt.Sprintf("__p%d", j))
-			}
+		switch m := it.m; {
+		case m == nil:
+		case m.kind == disclosure.Sum || m.kind == disclosure.Avg: // onePerPersonRows only
+			// Persons whose value is not zero: NULLIF turns zeros into NULLs COUNT skips.
+			cc.Persons = next(withFilter(fn("count", fn("nullif", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__p%d", j))
+			cc.Max1 = next(cast(withFilter(fn("max", cloneNode(m.arg)), m.filter), "DOUBLE"), fmt.Sprintf("__max1_%d", j))
+			cc.Max2 = next(cast(fn("list_extract", withFilter(fn("max", cloneNode(m.arg), constInt(2)), m.filter), constInt(2)), "DOUBLE"), fmt.Sprintf("__max2_%d", j))
+			cc.Total = next(cast(sum(m), "DOUBLE"), fmt.Sprintf("__total%d", j))
+			cc.AnyNegative = next(withFilter(fn("bool_or", compare("COMPARE_LESSTHAN", cloneNode(m.arg), constInt(0))), m.filter), fmt.Sprintf("__neg%d", j))
+		case m.personArg || mode == onePerPersonRows:
+			cc.Persons = next(counted(m), fmt.Sprintf("__p%d", j))
+		default: // COUNT(*): the persons with a row in the cell that passes its filter
+			cc.Persons = next(persons(m.filter), fmt.Sprintf("__p%d", j))
 		}
 		sc.Cells = append(sc.Cells, cc)
 	}
