@@ -175,6 +175,9 @@ func (m *Main) Run(ctx context.Context) error {
 	go m.lifecycleLoop(time.Minute)
 	m.HTTP.SetReady()
 	fmt.Fprintf(m.Stdout, "sde: ready — GET http://%s/healthz\n", m.HTTP.Addr())
+	if m.Dev {
+		fmt.Fprintf(m.Stdout, "sde: open http://%s/ and sign in as a demo user (analyst1, planner1, checker1, controller-gp, ...)\n", m.HTTP.Addr())
+	}
 	return nil
 }
 

@@ -53,6 +53,9 @@ func TestServeDev(t *testing.T) {
 	if resp.StatusCode != 200 {
 		t.Fatalf("healthz = %d", resp.StatusCode)
 	}
+	if want := "open http://" + m.HTTP.Addr() + "/ and sign in"; !strings.Contains(out.String(), want) {
+		t.Errorf("start-up does not say where the workbench is:\n%s", out.String())
+	}
 	for _, sf := range synth.Specs() {
 		if !strings.Contains(out.String(), "ingested "+sf.Name) {
 			t.Errorf("start-up did not report ingesting %s:\n%s", sf.Name, out.String())
