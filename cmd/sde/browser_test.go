@@ -145,6 +145,13 @@ func (p *page) open(hash string) {
 		chromedp.WaitNotPresent(`main[aria-busy="true"]`, chromedp.ByQuery))
 }
 
+// watchCSP records content-security-policy violations from now on; cspViolations reads them.
+func (p *page) watchCSP() {
+	p.run(chromedp.Evaluate(`window.__csp = []; document.addEventListener('securitypolicyviolation', e => window.__csp.push(e.violatedDirective + ' ' + e.blockedURI))`, nil))
+}
+
+func (p *page) cspViolations() []string { return eval[[]string](p, `window.__csp || []`) }
+
 func (p *page) text(sel string) string {
 	p.t.Helper()
 	var s string
@@ -431,12 +438,33 @@ func TestWebUI(t *testing.T) {
 			t.Errorf("chart legend = %q", legend)
 		}
 		p.shot("planner-dashboard")
+		p.watchCSP()
 		p.run(chromedp.Click("#refresh", chromedp.ByID))
 		p.waitFor(`document.querySelector('#status').textContent.includes('Refreshed')`)
+		p.waitFor(`document.querySelectorAll('.chart svg path').length > 15`)
+		// The tooltip is the chart library's only markup with style attributes.
+		p.waitFor(`(s => !!s && (r => s.dispatchEvent(new MouseEvent('mousemove', {bubbles: true, clientX: r.x + r.width / 2, clientY: r.y + r.height / 2})))(s.getBoundingClientRect()))(document.querySelector('.chart svg'))`)
 		p.waitFor(`document.querySelectorAll('.chart svg').length === 3`)
+		if v := p.cspViolations(); len(v) > 0 {
+			t.Errorf("the dashboard breaks its content-security policy: %v", v)
+		}
 		href := eval[string](p, `document.querySelector('.panel a[download]').getAttribute('href')`)
 		if csv := p.fetchText(href); !strings.HasPrefix(csv, "200\nattachment;") || !strings.Contains(csv, "imd_decile,people") {
 			t.Errorf("panel CSV = %q", csv)
+		}
+	})
+
+	t.Run("keyboard: the skip link keeps the page; sign-out ends the session", func(t *testing.T) {
+		p := b.signIn(t, "planner1")
+		p.open("#/dashboards")
+		p.run(chromedp.Focus("a.skip", chromedp.ByQuery), chromedp.KeyEvent("\r"))
+		if got := eval[string](p, `location.hash + ' ' + document.activeElement.tagName + ' ' + document.querySelector('main h1').textContent`); got != "#/dashboards H1 Dashboards" {
+			t.Errorf("after the skip link: %q", got)
+		}
+		p.run(chromedp.Click("#sign-out", chromedp.ByID), chromedp.WaitVisible("#sign-in", chromedp.ByID))
+		// The old session is gone: the API answers 401 to this browser now.
+		if got := p.fetchText("/api/v1/me"); !strings.HasPrefix(got, "401\n") {
+			t.Errorf("after sign-out /api/v1/me = %q", got)
 		}
 	})
 

@@ -76,6 +76,17 @@ func resultFormat(r *http.Request) string {
 	return formatJSON
 }
 
+// spreadsheetSafe keeps a text value from being run as a formula when a CSV is opened in a
+// spreadsheet: a label an analyst chose (a CASE result, a column alias) could otherwise be
+// =HYPERLINK(...) in a planner's Excel (third review, F2). Numbers are not text, so negative
+// values are untouched.
+func spreadsheetSafe(s string) string {
+	if s != "" && strings.ContainsRune("=+-@\t\r", rune(s[0])) {
+		return "'" + s
+	}
+	return s
+}
+
 // attachment names the file a browser saves when a download link (?format=) was followed.
 func attachment(w http.ResponseWriter, r *http.Request, name, format string) {
 	if r.URL.Query().Get("format") == "" {
@@ -94,13 +105,17 @@ func writeResult(w http.ResponseWriter, format string, res *query.Result) error 
 		cw := csv.NewWriter(w)
 		var header []string
 		for _, c := range res.Columns {
-			header = append(header, c.Name)
+			header = append(header, spreadsheetSafe(c.Name))
 		}
 		cw.Write(header)
 		for _, row := range res.Rows {
 			rec := make([]string, len(row))
 			for j, v := range row {
-				if v != nil {
+				switch v := v.(type) {
+				case nil:
+				case string:
+					rec[j] = spreadsheetSafe(v)
+				default:
 					rec[j] = fmt.Sprint(v)
 				}
 			}

@@ -137,6 +137,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	ri := &reqInfo{}
 	r = r.WithContext(context.WithValue(r.Context(), reqInfoKey{}, ri))
 	bw := &bufferedWriter{header: http.Header{}}
+	if strings.HasPrefix(r.URL.Path, "/api/") {
+		// API answers (JSON, CSV, Arrow, the audit export) are data: never cached, never
+		// sniffed into something a browser runs, never framed (third review, F3).
+		h := bw.header
+		h.Set("Cache-Control", "no-store")
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'; sandbox")
+		h.Set("Cross-Origin-Resource-Policy", "same-origin")
+		h.Set("Vary", "Accept, Cookie, Authorization")
+	}
 	s.authed.ServeHTTP(bw, r)
 	if s.audited(r, ri, bw.status) {
 		ev := audit.FromPrincipal(ri.principal, ri.action, outcome(bw.status))

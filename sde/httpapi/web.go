@@ -13,9 +13,10 @@ import (
 //go:embed web
 var webFS embed.FS
 
-// webCSP allows only this site's own scripts; styles may be set inline because the chart
-// library positions its SVG marks with style attributes.
-const webCSP = "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; " +
+// webCSP allows only this site's own scripts and style sheets. Style attributes are allowed
+// (style-src-attr) because the chart library's tooltip is markup with style attributes (its
+// values escaped); injected <style> elements are not.
+const webCSP = "default-src 'none'; script-src 'self'; style-src 'self'; style-src-attr 'unsafe-inline'; img-src 'self' data:; " +
 	"connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
 
 // mountWeb serves the workbench at / and its assets under /static/.

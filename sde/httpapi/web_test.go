@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"github.com/opensde/sde/workspaces/query"
 	"io"
 	"net/http/httptest"
 	"strings"
@@ -52,5 +53,45 @@ func TestWebAssets(t *testing.T) {
 	s.ServeHTTP(rec, httptest.NewRequest("GET", "/", nil))
 	if strings.Contains(rec.Body.String(), "person_id") {
 		t.Error("the page shell holds data")
+	}
+}
+
+// TestSpreadsheetSafe: text that a spreadsheet would run as a formula is quoted in CSV
+// downloads; numbers, negative ones included, are left alone.
+func TestSpreadsheetSafe(t *testing.T) {
+	for in, want := range map[string]string{
+		`=HYPERLINK("https://evil.example")`: `'=HYPERLINK("https://evil.example")`,
+		"+1":                                 "'+1",
+		"-2+3":                               "'-2+3",
+		"@SUM(A1)":                           "'@SUM(A1)",
+		"\tx":                                "'\tx",
+		"E02900001":                          "E02900001",
+		"":                                   "",
+	} {
+		if got := spreadsheetSafe(in); got != want {
+			t.Errorf("%q → %q, want %q", in, got, want)
+		}
+	}
+	res := &query.Result{Columns: []query.Column{{Name: "=label"}, {Name: "n"}}, Rows: [][]any{{"=1+1", int64(-5)}, {nil, int64(3)}}}
+	rec := httptest.NewRecorder()
+	if err := writeResult(rec, formatCSV, res); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rec.Body.String(), "'=label,n\n'=1+1,-5\n,3\n"; got != want {
+		t.Errorf("CSV = %q, want %q", got, want)
+	}
+}
+
+// TestAPIResponsesAreNotCached: every API answer, downloads included, is marked as data a
+// browser must neither cache nor run.
+func TestAPIResponsesAreNotCached(t *testing.T) {
+	s := New(&Server{})
+	for _, path := range []string{"/api/v1/me", "/api/v1/workspaces/demo/queries/q-1?format=csv"} {
+		rec := httptest.NewRecorder()
+		s.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+		h := rec.Header()
+		if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
+			t.Errorf("%s: headers %v", path, h)
+		}
 	}
 }

@@ -457,6 +457,20 @@ var scalarFuncs = setOf(
 // references and binds as functions when no column has the name.
 var sqlValueFunctions = setOf("current_date", "current_timestamp", "current_time", "localtimestamp", "localtime")
 
+// checkAlias refuses output names the analyser would read differently from DuckDB: reserved
+// __ names, and the SQL value functions (current_date, ...), which the checks take for the
+// function while DuckDB lets WHERE and GROUP BY name an output column (one-level review, case 3).
+func checkAlias(name string) error {
+	name = strings.ToLower(name)
+	if strings.HasPrefix(name, "__") {
+		return refusef("Names starting with __ are reserved.")
+	}
+	if sqlValueFunctions[name] {
+		return refusef("%s names the SQL function; choose another name for the column.", name)
+	}
+	return nil
+}
+
 // Aggregates the planner understands, with their kind.
 var aggKinds = map[string]string{
 	"count_star": "count", "count": "count", "count_if": "count", "sum": "sum", "avg": "avg", "mean": "avg",
@@ -928,8 +942,8 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			return nil, err
 		}
 		name := strings.ToLower(str(s, "alias"))
-		if strings.HasPrefix(name, "__") {
-			return nil, refusef("Names starting with __ are reserved.")
+		if err := checkAlias(name); err != nil {
+			return nil, err
 		}
 		col := column{tainted: si.tainted}
 		if str(s, "class") == "COLUMN_REF" {

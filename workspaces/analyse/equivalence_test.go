@@ -122,6 +122,10 @@ var unlinkedQueries = []string{
 	`SELECT service, count(*) FILTER (WHERE hours > 3) AS long_contacts, count(*) AS n FROM contacts GROUP BY service`,
 	`SELECT p.region, count(*) AS n FROM contacts c LEFT JOIN patients p ON p.person_id = c.person_id GROUP BY p.region`,
 	`SELECT service, sum(hours) AS hours FROM contacts GROUP BY service`,
+	// No rows at all: the grand total of ROLLUP/CUBE must not appear from nothing.
+	`SELECT service, count(*) AS n FROM contacts WHERE service = 'none' GROUP BY ROLLUP (service)`,
+	`SELECT region, count(*) AS n, sum(birth_year) AS s FROM patients WHERE region = 'nowhere' GROUP BY CUBE (region)`,
+	`SELECT count(*) AS n FROM patients WHERE region = 'nowhere'`,
 }
 
 // TestOneLevelMatchesTwoLevel: where a query is rewritten in one level (a

@@ -164,8 +164,8 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 			return nil, refusef("SELECT * returns rows, not aggregates. List the grouping columns and aggregates, e.g. SELECT region, COUNT(*) FROM ... GROUP BY region.")
 		}
 		alias := str(s, "alias")
-		if strings.HasPrefix(alias, "__") {
-			return nil, refusef("Names starting with __ are reserved.")
+		if err := checkAlias(alias); err != nil {
+			return nil, err
 		}
 		si := infos[i]
 		if containsSubquery(s) {

@@ -490,7 +490,8 @@ func levels(q *outerQuery) levelMode {
 	}
 	// The unlinked rows of a cell count as one person (see rewrite); a distinct
 	// count does that over the person column with NULL replaced by '', which no
-	// pseudonym is, so the person column must be text.
+	// pseudonym is (crypto.ValidPseudonym; were one '', it would merge with the
+	// unlinked rows: fewer persons, more suppression), so the column must be text.
 	if !strings.EqualFold(b.rel.cols[q.sc.unitC].typ, "VARCHAR") {
 		return twoLevels
 	}
@@ -598,6 +599,10 @@ func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode
 	}
 	out["select_list"] = sel
 	if len(q.groups) > 0 {
+		// No rows, no cells: DuckDB still answers the empty grouping set () of ROLLUP or CUBE
+		// with a total over nothing, where the two-level form (which also groups by person)
+		// has no row. (Without GROUP BY both answer one row over nothing.)
+		out["having"] = compare("COMPARE_GREATERTHAN", fn("count_star"), constInt(0))
 		var groups, sets []any
 		for _, g := range q.groups {
 			groups = append(groups, cloneNode(g))

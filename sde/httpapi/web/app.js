@@ -739,6 +739,14 @@
     document.title = 'Sign in — North Riverside SDE';
   }
 
+  // The skip link moves focus to the page's content; it must not change the route.
+  document.querySelector('a.skip').addEventListener('click', (ev) => {
+    ev.preventDefault();
+    const target = main.querySelector('h1') || main;
+    target.setAttribute('tabindex', '-1');
+    target.focus();
+  });
+
   async function start() {
     try {
       me = await api('GET', '/api/v1/me');
@@ -750,8 +758,9 @@
     try {
       for (const o of (await api('GET', '/api/v1/organisations')).organisations || []) orgs[o.code] = o;
     } catch (_) { /* names fall back to codes */ }
+    // Sign-out is a POST from this page: the service refuses one another site starts.
     document.getElementById('who').replaceChildren(h('span', {id: 'whoami'}, `${me.name} · ${me.roles.join(', ')}`),
-      h('a', {class: 'button', href: '/auth/logout?next=/', id: 'sign-out'}, 'Sign out'));
+      h('form', {method: 'post', action: '/auth/logout?next=/', class: 'inline'}, h('button', {type: 'submit', id: 'sign-out'}, 'Sign out')));
     window.addEventListener('hashchange', () => {
       if (keepStatus) keepStatus = false; else say('');
       render();
