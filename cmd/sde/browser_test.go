@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -202,6 +203,34 @@ func (p *page) fetchText(url string) string {
 	return s
 }
 
+// axeSource is axe-core (web/package.json, installed by scripts/web.sh), the accessibility
+// engine the browser tests inject into pages; read once.
+var axeSource = sync.OnceValues(func() ([]byte, error) {
+	return os.ReadFile(filepath.Join("..", "..", "web", "node_modules", "axe-core", "axe.min.js"))
+})
+
+// accessible runs axe-core's WCAG 2 A and AA rules (labels, names, contrast, ARIA, landmarks,
+// keyboard focusability) on the page as it is now and fails on any violation.
+func (p *page) accessible(what string) {
+	p.t.Helper()
+	src, err := axeSource()
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			p.t.Fatalf("axe-core is missing (make test installs it with scripts/web.sh): %v", err)
+		}
+		p.t.Logf("accessibility not checked: %v", err)
+		return
+	}
+	var found []string
+	p.run(chromedp.Evaluate(string(src), nil),
+		chromedp.Evaluate(`axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']}})
+			.then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(' | ')))`, &found,
+			func(e *runtime.EvaluateParams) *runtime.EvaluateParams { return e.WithAwaitPromise(true) }))
+	for _, v := range found {
+		p.t.Errorf("%s: accessibility: %s", what, v)
+	}
+}
+
 // labelled fails unless every form control on the page has a label a screen reader announces.
 func (p *page) labelled() {
 	p.t.Helper()
@@ -228,6 +257,7 @@ func TestWebUI(t *testing.T) {
 		if href := eval[string](p, `document.getElementById('sign-in').getAttribute('href')`); href != "/auth/login?next=%2F%23%2Fworkspaces" {
 			t.Errorf("sign-in link = %q: it should come back to the page asked for", href)
 		}
+		p.accessible("signed-out page")
 		p.shot("signed-out")
 	})
 
@@ -254,6 +284,7 @@ func TestWebUI(t *testing.T) {
 			if h1 := p.text("main h1"); !strings.HasPrefix(h1, "Welcome") {
 				t.Errorf("%s: home heading %q", user, h1)
 			}
+			p.accessible("home of " + user)
 			p.shot("home-" + user)
 		}
 	})
@@ -285,6 +316,7 @@ func TestWebUI(t *testing.T) {
 		if bg[0] == bg[1] {
 			t.Errorf("suppressed and released cells share a background %q", bg[0])
 		}
+		p.accessible("workbench with a result")
 		p.shot("analyst-query")
 		href := eval[string](p, `document.querySelector('#result a[download]').getAttribute('href')`)
 		csv := p.fetchText(href)
@@ -308,6 +340,7 @@ func TestWebUI(t *testing.T) {
 		if legend := p.text("figure figcaption"); !strings.Contains(legend, "Gaps are suppressed values") {
 			t.Errorf("legend of a chart with suppressed values = %q", legend)
 		}
+		p.accessible("new dashboard")
 		p.shot("analyst-dashboard")
 	})
 
@@ -345,6 +378,7 @@ func TestWebUI(t *testing.T) {
 		c.run(chromedp.Click(`button[data-dataset="patients"][data-verdict="approved"]`, chromedp.ByQuery))
 		c.waitFor(`document.querySelector('#status').textContent.includes('patients approved')`)
 		c.waitFor(`[...document.querySelectorAll('main td')].some(td => td.textContent === 'approved')`)
+		c.accessible("workspace page")
 		c.shot("controller-approval")
 		st, body := newClient(t, m, "analyst1").do("GET", "/api/v1/workspaces/frailty-2027", nil, "")
 		if st != 200 || body["state"] != "active" {
@@ -375,6 +409,7 @@ func TestWebUI(t *testing.T) {
 		la.run(chromedp.Click(row+`//button[@data-sign]`, chromedp.BySearch))
 		la.waitFor(`document.querySelector('#status').textContent.includes('Signed')`)
 		la.waitFor(`document.evaluate(` + jsString(row) + `, document, null, 9, null).singleNodeValue.textContent.includes('in force')`)
+		la.accessible("agreements")
 		la.shot("controller-agreements")
 
 		// Membership review: the controller re-confirms the analyst's access to their data.
@@ -402,6 +437,7 @@ func TestWebUI(t *testing.T) {
 			p.labelled()
 			p.run(chromedp.WaitVisible(section, chromedp.ByQuery))
 			if i == 1 {
+				p.accessible("review queue")
 				p.shot("checker-review") // with the first checker's review shown
 			}
 			p.run(
@@ -437,6 +473,7 @@ func TestWebUI(t *testing.T) {
 		if legend := p.text("figure figcaption"); !strings.Contains(legend, "suppressed") {
 			t.Errorf("chart legend = %q", legend)
 		}
+		p.accessible("dashboard")
 		p.shot("planner-dashboard")
 		p.watchCSP()
 		p.run(chromedp.Click("#refresh", chromedp.ByID))
@@ -489,6 +526,7 @@ func TestWebUI(t *testing.T) {
 		if use := p.text("#usage-h + p + table"); !strings.Contains(use, "demo") || !strings.Contains(use, "analyst1") {
 			t.Errorf("usage = %q", use)
 		}
+		p.accessible("dataset page after an upload")
 		p.shot("controller-upload")
 		// Another organisation's controller gets no upload form for it.
 		o := b.signIn(t, "controller-la")
