@@ -132,4 +132,7 @@ type DashboardService interface {
 	List(ctx context.Context, ws WorkspaceID) ([]*Dashboard, error)
 	// Record stores one refresh's results.
 	Record(ctx context.Context, ws WorkspaceID, id string, results []PanelResult) error
+	// History lists every refresh of every panel, newest first, without the results: when,
+	// by whom, which release or why none.
+	History(ctx context.Context, ws WorkspaceID, id string) ([]PanelResult, error)
 }

@@ -145,6 +145,7 @@ func TestAuthorisationMatrix(t *testing.T) {
 		{method: "GET", path: "/api/v1/workspaces/demo/dashboards/" + dashID, allowed: []string{"analyst1", "planner1"}},
 		{method: "POST", path: "/api/v1/workspaces/demo/dashboards/" + dashID + "/refresh", allowed: []string{"analyst1", "planner1"}},
 		{method: "GET", path: "/api/v1/workspaces/demo/dashboards/" + dashID + "/panels/0", allowed: []string{"analyst1", "planner1"}},
+		{method: "GET", path: "/api/v1/workspaces/demo/dashboards/" + dashID + "/history", allowed: []string{"analyst1", "planner1"}},
 		{method: "POST", path: "/api/v1/workspaces/demo/dashboards", allowed: []string{"analyst1"},
 			body: func(string) any {
 				return map[string]any{"title": uniq("d"), "panels": []map[string]any{{"title": "p", "sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex", "chart": "table"}}}

@@ -485,6 +485,8 @@ func TestWebUI(t *testing.T) {
 		if v := p.cspViolations(); len(v) > 0 {
 			t.Errorf("the dashboard breaks its content-security policy: %v", v)
 		}
+		// The release history keeps every refresh: three panels, at start-up and now.
+		p.waitFor(`document.querySelectorAll('#release-history tbody tr').length === 6`)
 		href := eval[string](p, `document.querySelector('.panel a[download]').getAttribute('href')`)
 		if csv := p.fetchText(href); !strings.HasPrefix(csv, "200\nattachment;") || !strings.Contains(csv, "imd_decile,people") {
 			t.Errorf("panel CSV = %q", csv)

@@ -255,6 +255,24 @@ func TestPlannerDashboard(t *testing.T) {
 			t.Errorf("panel result = %v", r)
 		}
 	}
+	// The release history keeps the start-up refresh and this one, newest first, each panel
+	// with its own release.
+	st, body = planner.do("GET", "/api/v1/workspaces/demo/dashboards/"+id+"/history", nil, "")
+	hist, _ := body["releases"].([]any)
+	if st != 200 || len(hist) != 2*len(results) {
+		t.Fatalf("history = %d %v", st, body)
+	}
+	seen := map[any]bool{}
+	for i, h := range hist {
+		h := h.(map[string]any)
+		if h["result"] != nil || seen[h["release"]] || h["release"] == "" {
+			t.Errorf("history entry %d = %v", i, h)
+		}
+		seen[h["release"]] = true
+		if want := map[bool]string{true: "planner1", false: "analyst1"}[i < len(results)]; h["refreshed_by"] != want {
+			t.Errorf("history entry %d refreshed by %v, want %s (newest first)", i, h["refreshed_by"], want)
+		}
+	}
 	req, _ := http.NewRequest("GET", planner.base+"/api/v1/workspaces/demo/dashboards/"+id+"/panels/0", nil)
 	req.Header.Set("Authorization", "Bearer "+planner.token)
 	resp, err := http.DefaultClient.Do(req)

@@ -62,6 +62,17 @@ func (s *Server) refreshDashboard(w http.ResponseWriter, r *http.Request) error 
 	return writeJSON(w, http.StatusOK, dashboardView{d, results})
 }
 
+// dashboardHistory lists every refresh of the dashboard's panels: the release history.
+func (s *Server) dashboardHistory(w http.ResponseWriter, r *http.Request) error {
+	ws, id := sde.WorkspaceID(r.PathValue("ws")), r.PathValue("id")
+	target(r, ws, id)
+	h, err := s.Dashboards.History(r.Context(), ws, id)
+	if err != nil {
+		return err
+	}
+	return writeJSON(w, http.StatusOK, map[string]any{"releases": h})
+}
+
 // panelCSV downloads the latest released result of one panel as CSV (suppressed cells empty).
 func (s *Server) panelCSV(w http.ResponseWriter, r *http.Request) error {
 	ws, id := sde.WorkspaceID(r.PathValue("ws")), r.PathValue("id")

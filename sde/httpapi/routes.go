@@ -66,6 +66,7 @@ func (s *Server) routes() []route {
 		{"GET", "/api/v1/workspaces/{ws}/dashboards", "dashboard.list", false, s.listDashboards},
 		{"GET", "/api/v1/workspaces/{ws}/dashboards/{id}", "dashboard.read", false, s.getDashboard},
 		{"POST", "/api/v1/workspaces/{ws}/dashboards/{id}/refresh", "dashboard.refresh", false, s.refreshDashboard},
+		{"GET", "/api/v1/workspaces/{ws}/dashboards/{id}/history", "dashboard.history", false, s.dashboardHistory},
 		{"GET", "/api/v1/workspaces/{ws}/dashboards/{id}/panels/{panel}", "dashboard.download", false, s.panelCSV},
 
 		{"GET", "/api/v1/reviews", "review.queue", false, s.reviewQueue},

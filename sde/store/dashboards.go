@@ -75,25 +75,55 @@ func (ds *DashboardService) Get(ctx context.Context, ws sde.WorkspaceID, id stri
 			return err
 		}
 		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
-			var r sde.PanelResult
-			var rel, result, code, msg sql.NullString
-			var at string
-			if err := rows.Scan(&r.Panel, &rel, &result, &code, &msg, &r.RefreshedBy, &at); err != nil {
-				return err
-			}
-			r.Release, r.RefreshedAt = sde.ReleaseID(rel.String), parseTS(at)
-			if result.Valid {
-				r.Result = json.RawMessage(result.String)
-			}
-			if code.Valid {
-				r.Error = &sde.QueryError{Code: code.String, Message: msg.String}
-			}
+			r, err := scanPanelResult(rows)
 			results = append(results, r)
-			return nil
+			return err
 		}, `SELECT panel, release_id, result, error_code, error_msg, refreshed_by, refreshed_at FROM dashboard_results r
 			WHERE dashboard_id = ? AND rowid = (SELECT max(rowid) FROM dashboard_results WHERE dashboard_id = r.dashboard_id AND panel = r.panel) ORDER BY panel`, id)
 	})
 	return d, results, err
+}
+
+// History lists a dashboard's refreshes, newest first, to members of its workspace; at most the
+// last 500, and without the results themselves.
+func (ds *DashboardService) History(ctx context.Context, ws sde.WorkspaceID, id string) ([]sde.PanelResult, error) {
+	p, err := caller(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []sde.PanelResult{}
+	err = ds.s.read(ctx, func(tx *sql.Tx) error {
+		if err := ds.member(ctx, tx, p, ws); err != nil {
+			return err
+		}
+		if _, err := loadDashboard(ctx, tx, ws, id); err != nil {
+			return err
+		}
+		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
+			r, err := scanPanelResult(rows)
+			out = append(out, r)
+			return err
+		}, `SELECT panel, release_id, NULL, error_code, error_msg, refreshed_by, refreshed_at FROM dashboard_results
+			WHERE dashboard_id = ? ORDER BY rowid DESC LIMIT 500`, id)
+	})
+	return out, err
+}
+
+func scanPanelResult(rows *sql.Rows) (sde.PanelResult, error) {
+	var r sde.PanelResult
+	var rel, result, code, msg sql.NullString
+	var at string
+	if err := rows.Scan(&r.Panel, &rel, &result, &code, &msg, &r.RefreshedBy, &at); err != nil {
+		return r, err
+	}
+	r.Release, r.RefreshedAt = sde.ReleaseID(rel.String), parseTS(at)
+	if result.Valid {
+		r.Result = json.RawMessage(result.String)
+	}
+	if code.Valid {
+		r.Error = &sde.QueryError{Code: code.String, Message: msg.String}
+	}
+	return r, nil
 }
 
 // List returns a workspace's dashboards to its members.

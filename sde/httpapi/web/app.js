@@ -459,7 +459,8 @@
   }
 
   async function dashboard(ws, id) {
-    const d = await api('GET', `/api/v1/workspaces/${enc(ws)}/dashboards/${enc(id)}`);
+    const [d, hist] = await Promise.all([api('GET', `/api/v1/workspaces/${enc(ws)}/dashboards/${enc(id)}`),
+      api('GET', `/api/v1/workspaces/${enc(ws)}/dashboards/${enc(id)}/history`)]);
     const refresh = h('button', {type: 'button', id: 'refresh'}, 'Refresh through disclosure control');
     const out = h('div', {'aria-live': 'polite'});
     refresh.addEventListener('click', busy(refresh, out, async () => {
@@ -482,8 +483,13 @@
           p.notes ? h('span', {class: 'hint'}, p.notes) : null));
       return box;
     });
+    // Every refresh is kept: when, by whom, and the release (or why there was none).
+    const releases = hist.releases || [];
+    const history = h('details', {id: 'release-history'}, h('summary', {}, `Release history (${releases.length} panel releases)`),
+      table(['When', 'Panel', 'By', 'Release'], releases.map((r) => [when(r.refreshed_at), (d.panels[r.panel] || {}).title || `Panel ${r.panel + 1}`,
+        r.refreshed_by, r.error ? h('span', {class: 'state refused'}, r.error.message) : h('code', {}, r.release)]), {caption: 'Release history'}));
     return frag(h('h1', {}, d.title), d.description ? h('p', {class: 'lead'}, d.description) : null,
-      h('div', {class: 'actions'}, refresh), out, h('div', {class: 'panels'}, panels));
+      h('div', {class: 'actions'}, refresh), out, h('div', {class: 'panels'}, panels), history);
   }
 
   // newDashboard lets an analyst turn released queries into a dashboard for planners: each chosen
