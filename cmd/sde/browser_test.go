@@ -384,6 +384,22 @@ func TestWebUI(t *testing.T) {
 		if st != 200 || body["state"] != "active" {
 			t.Errorf("after the only controller approved: %d %v", st, body["state"])
 		}
+
+		// A refusal needs a reason, which the page asks for before sending anything.
+		if st, body := newClient(t, m, "analyst1").do("POST", "/api/v1/workspaces", map[string]any{"id": "carers-2027", "name": "carers-2027",
+			"purpose": "Carers' support.", "agreement": "demo-planning", "datasets": []map[string]any{{"dataset": "social_care"}},
+			"end_date": time.Now().Add(90 * 24 * time.Hour).Format(time.RFC3339)}, ""); st != 201 {
+			t.Fatalf("second request: %d %v", st, body)
+		}
+		la := b.signIn(t, "controller-la")
+		la.open("#/workspaces/carers-2027")
+		refuse := `button[data-dataset="social_care"][data-verdict="refused"]`
+		la.run(chromedp.Click(refuse, chromedp.ByQuery))
+		la.waitFor(`[...document.querySelectorAll('main .alert')].some(a => a.textContent.includes('Give a reason'))`)
+		la.run(chromedp.SendKeys("#decision-reason", "Purpose does not need person-level social care data.", chromedp.ByID),
+			chromedp.Click(refuse, chromedp.ByQuery))
+		la.waitFor(`document.querySelector('#status').textContent.includes('social_care refused')`)
+		la.waitFor(`[...document.querySelectorAll('main td')].some(td => td.textContent === 'Purpose does not need person-level social care data.')`)
 	})
 
 	t.Run("controllers create and sign an agreement and confirm a member", func(t *testing.T) {
