@@ -45,6 +45,9 @@ type Table struct {
 	// workspace counted it at activation). A query reading only such a table needs
 	// no per-person level: each row already is one person's part of its cell.
 	OnePerPerson bool
+	// Linked says every row has a person (no NULL person_id): a distinct count of the
+	// person column then needs no place-holder for the unlinked rows.
+	Linked bool
 }
 
 // Column is a column's name and DuckDB type.

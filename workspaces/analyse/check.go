@@ -40,6 +40,8 @@ type relation struct {
 	orphan      string // why person data without a person column may not be used
 	// onePerPerson: a base table with one row per person (Table.OnePerPerson).
 	onePerPerson bool
+	// linked: a base table whose rows all have a person (Table.Linked).
+	linked bool
 }
 
 // unit returns the index of the column identifying each row's person, or -1.
@@ -200,7 +202,7 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 		src = lname
 	}
 	an.sources[src] = true
-	rel := &relation{onePerPerson: t.OnePerPerson}
+	rel := &relation{onePerPerson: t.OnePerPerson, linked: t.Linked || t.OnePerPerson}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
 		col := column{name: cn, key: lname + "." + cn, typ: c.Type, base: true}

@@ -528,9 +528,15 @@ func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode
 		return n
 	}
 	// persons counts the cell's persons among rows passing filter, unlinked rows as one.
+	// When the rows' person comes from a table whose rows all have one, there are no
+	// unlinked rows, and the count is the same expression as COUNT(DISTINCT person_id),
+	// which DuckDB then computes once.
 	persons := func(filter node) node {
-		if mode == onePerPersonRows {
+		switch {
+		case mode == onePerPersonRows:
 			return withFilter(fn("count_star"), filter)
+		case b.rel.linked:
+			return withFilter(distinct(cloneNode(unit)), filter)
 		}
 		return withFilter(distinct(coalesce(cloneNode(unit), constString(""))), filter)
 	}

@@ -324,7 +324,8 @@ func Schema(m *activate.Manifest) analyse.Schema {
 	var s analyse.Schema
 	for _, d := range m.Datasets {
 		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion),
-			OnePerPerson: d.Rows.Stored > 0 && d.Rows.Unlinked == 0 && d.Persons == d.Rows.Stored}
+			OnePerPerson: d.Rows.Stored > 0 && d.Rows.Unlinked == 0 && d.Persons == d.Rows.Stored,
+			Linked:       d.Rows.Unlinked == 0}
 		for _, c := range d.Columns {
 			t.Columns = append(t.Columns, analyse.Column{Name: c.Name, Type: c.Type})
 		}

@@ -16,9 +16,10 @@ func TestSchemaOnePerPerson(t *testing.T) {
 		{Dataset: "empty", Table: "empty", SourceVersion: 1},
 	}}
 	want := map[string]bool{"patients": true, "gp_events": false, "vcse": false, "empty": false}
+	linked := map[string]bool{"patients": true, "gp_events": true, "vcse": false, "empty": true}
 	for _, tb := range Schema(m).Tables {
-		if tb.OnePerPerson != want[tb.Name] {
-			t.Errorf("%s: OnePerPerson = %v", tb.Name, tb.OnePerPerson)
+		if tb.OnePerPerson != want[tb.Name] || tb.Linked != linked[tb.Name] {
+			t.Errorf("%s: OnePerPerson = %v, Linked = %v", tb.Name, tb.OnePerPerson, tb.Linked)
 		}
 	}
 	if s := Schema(m).Tables[1].Source; s != "gp_events@v2" {
