@@ -94,3 +94,19 @@ func containsLedger(js []byte) bool {
 	}
 	return false
 }
+
+// TestLedgerReadsRepeatsOnce: a release identical to an earlier one (a dashboard refresh, a
+// re-run) adds nothing to the differencing check, so it is read once.
+func TestLedgerReadsRepeatsOnce(t *testing.T) {
+	st, _ := seeded(t)
+	a1 := as(t, "analyst1")
+	for _, l := range []string{`{"query":{"sources":["patients"]}}`, `{"query":{"sources":["patients"]},"rows":{"a":12}}`, `{"query":{"sources":["patients"]}}`, `{"query":{"sources":["patients"]}}`} {
+		r := &sde.Release{Workspace: "demo", QueryID: "q-1", Status: sde.ReleaseReleased, Decision: json.RawMessage(`{}`), Ledger: json.RawMessage(l), LedgerKey: "k1"}
+		if err := st.Releases.Record(a1, r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if entries, err := st.Releases.Ledger(a1, "demo", "k1"); err != nil || len(entries) != 2 || string(entries[0]) != `{"query":{"sources":["patients"]}}` || string(entries[1]) != `{"query":{"sources":["patients"]},"rows":{"a":12}}` {
+		t.Fatalf("ledger after repeats = %s, %v", entries, err)
+	}
+}
