@@ -316,6 +316,10 @@ func TestWebUI(t *testing.T) {
 		if bg[0] == bg[1] {
 			t.Errorf("suppressed and released cells share a background %q", bg[0])
 		}
+		// ROLLUP margins are labelled as totals.
+		if n := eval[int](p, `[...document.querySelectorAll('#result td.total')].filter(td => td.textContent === 'Total').length`); n == 0 {
+			t.Error("no ROLLUP total row is labelled Total")
+		}
 		p.accessible("workbench with a result")
 		p.shot("analyst-query")
 		href := eval[string](p, `document.querySelector('#result a[download]').getAttribute('href')`)

@@ -112,8 +112,13 @@
 
   // resultTable draws a released result: suppressed cells are marked and say why on hover and to
   // screen readers; rounded cells are shaded.
+  // hasTotals: the query had several grouping sets (ROLLUP, CUBE, GROUPING SETS), so an empty
+  // dimension in a row marks a total over it (the decision record's fingerprint says so).
+  const hasTotals = (res) => ((res.decision && res.decision.query && res.decision.query.grouping) || []).some((g) => g.startsWith('sets:'));
+
   function resultTable(res, flags) {
     const cols = res.columns || [];
+    const totals = hasTotals(res);
     const flagged = new Map((flags || []).map((f) => [`${f.row},${f.column}`, f]));
     const base = res.decision && res.decision.policy && res.decision.policy.rounding ? res.decision.policy.rounding.base : null;
     const rows = (res.rows || []).map((row, i) => row.map((v, j) => {
@@ -124,6 +129,7 @@
         return h('td', {class: 'suppressed', title: why, tabindex: '0', 'data-status': st},
           h('span', {'aria-hidden': 'true'}, '◼'), h('span', {class: 'sr'}, why));
       }
+      if (v == null && !measure && totals) return h('td', {class: 'total', 'data-status': st}, 'Total');
       const td = h('td', {class: (measure ? 'num ' : '') + (st === 'rounded' ? 'rounded' : ''), 'data-status': st}, v == null ? '' : measure ? num(v) : v);
       if (st === 'rounded' && base) td.title = `Rounded to the nearest ${base}.`;
       const f = flagged.get(`${i},${j}`);
@@ -540,7 +546,7 @@
     const cols = res.columns.map((c) => c.name);
     const xi = cols.indexOf(p.x), yi = cols.indexOf(p.y);
     // In a ROLLUP, CUBE or GROUPING SETS query an empty dimension marks a total row.
-    const empty = /\b(rollup|cube|grouping\s+sets)\b/i.test(p.sql || '') ? 'Total' : '(none)';
+    const empty = hasTotals(res) ? 'Total' : '(none)';
     const label = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? v.slice(0, 7) : v == null ? empty : String(v));
     const others = res.columns.map((c, j) => j).filter((j) => j !== xi && j !== yi && res.columns[j].kind === 'dimension');
     const xs = [], series = new Map(), gaps = [];
