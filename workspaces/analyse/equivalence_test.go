@@ -133,52 +133,91 @@ var unlinkedQueries = []string{
 // two-level rewrite does, the person statistics the disclosure engine reads
 // included.
 func TestOneLevelMatchesTwoLevel(t *testing.T) {
-	ctx := context.Background()
-	an := analyser(t)
-	general, err := New(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer general.Close()
-	general.twoLevel = true
-	db := fixtureDB(t)
+	an, general, db := analyser(t), twoLevelAnalyser(t), fixtureDB(t)
 	flats := 0
 	for _, text := range append(slices.Clone(accepted), unlinkedQueries...) {
-		q1, err1 := an.Analyse(ctx, text, testSchema())
-		q2, err2 := general.Analyse(ctx, text, testSchema())
-		if err1 != nil || err2 != nil {
-			t.Fatalf("%s: %v / %v", short(text), err1, err2)
-		}
-		if q1.Rewritten == q2.Rewritten {
-			continue
-		}
-		flats++
-		if q1.StatsColumns.Visible != q2.StatsColumns.Visible || !slices.Equal(q1.StatsColumns.Cells, q2.StatsColumns.Cells) ||
-			q1.StatsColumns.Persons != q2.StatsColumns.Persons || q1.StatsColumns.Set != q2.StatsColumns.Set {
-			t.Errorf("%s: stats columns differ: %+v / %+v", short(text), q1.StatsColumns, q2.StatsColumns)
-		}
-		cols1, types1, rows1 := runSQL(t, db, q1.Rewritten)
-		cols2, types2, rows2 := runSQL(t, db, q2.Rewritten)
-		if !slices.Equal(cols1, cols2) || !slices.Equal(types1, types2) {
-			t.Errorf("%s: columns %q %q, two-level %q %q", short(text), cols1, types1, cols2, types2)
-		}
-		var k1, k2 []string
-		for _, r := range rows1 {
-			k1 = append(k1, rowKey(r))
-		}
-		for _, r := range rows2 {
-			k2 = append(k2, rowKey(r))
-		}
-		slices.Sort(k1)
-		slices.Sort(k2)
-		if !slices.Equal(k1, k2) {
-			t.Errorf("%s: rows differ:\none level %q\ntwo levels %q", short(text), k1, k2)
+		if compareLevels(t, an, general, db, text, true) {
+			flats++
 		}
 	}
 	t.Logf("%d queries rewritten in one level", flats)
 	if flats < 15 {
 		t.Errorf("only %d queries took a one-level rewrite; the corpus no longer exercises them", flats)
 	}
+}
+
+// FuzzOneLevelMatchesTwoLevel: the same, for whatever the fuzzer makes that the
+// analyser accepts.
+func FuzzOneLevelMatchesTwoLevel(f *testing.F) {
+	for _, s := range append(slices.Clone(accepted), unlinkedQueries...) {
+		f.Add(s)
+	}
+	an, general, db := analyser(f), twoLevelAnalyser(f), fixtureDB(f)
+	f.Fuzz(func(t *testing.T, text string) {
+		compareLevels(t, an, general, db, text, false)
+	})
+}
+
+// twoLevelAnalyser is an analyser that never takes a one-level rewrite.
+func twoLevelAnalyser(t testing.TB) *Analyser {
+	general, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { general.Close() })
+	general.twoLevel = true
+	return general
+}
+
+// compareLevels analyses text both ways and, where the rewrites differ, runs both
+// on the fixture and demands the same columns, types and rows. It reports whether
+// a one-level rewrite was taken. Unless mustAccept, a refused or failing query is
+// skipped (the fuzzer makes many).
+func compareLevels(t *testing.T, an, general *Analyser, db *sql.DB, text string, mustAccept bool) bool {
+	t.Helper()
+	ctx := context.Background()
+	q1, err1 := an.Analyse(ctx, text, testSchema())
+	q2, err2 := general.Analyse(ctx, text, testSchema())
+	if (err1 == nil) != (err2 == nil) {
+		t.Fatalf("%s: accepted by one form only: %v / %v", short(text), err1, err2)
+	}
+	if err1 != nil {
+		if mustAccept {
+			t.Fatalf("%s: %v", short(text), err1)
+		}
+		return false
+	}
+	if q1.Rewritten == q2.Rewritten {
+		return false
+	}
+	if q1.StatsColumns.Visible != q2.StatsColumns.Visible || !slices.Equal(q1.StatsColumns.Cells, q2.StatsColumns.Cells) ||
+		q1.StatsColumns.Persons != q2.StatsColumns.Persons || q1.StatsColumns.Set != q2.StatsColumns.Set {
+		t.Errorf("%s: stats columns differ: %+v / %+v", short(text), q1.StatsColumns, q2.StatsColumns)
+	}
+	cols1, types1, rows1, e1 := trySQL(db, q1.Rewritten)
+	cols2, types2, rows2, e2 := trySQL(db, q2.Rewritten)
+	if (e1 == nil) != (e2 == nil) {
+		t.Fatalf("%s: runs in one form only: %v / %v", short(text), e1, e2)
+	}
+	if e1 != nil {
+		return true // both fail on this data (e.g. an overflow): nothing released either way
+	}
+	if !slices.Equal(cols1, cols2) || !slices.Equal(types1, types2) {
+		t.Errorf("%s: columns %q %q, two-level %q %q", short(text), cols1, types1, cols2, types2)
+	}
+	var k1, k2 []string
+	for _, r := range rows1 {
+		k1 = append(k1, rowKey(r))
+	}
+	for _, r := range rows2 {
+		k2 = append(k2, rowKey(r))
+	}
+	slices.Sort(k1)
+	slices.Sort(k2)
+	if !slices.Equal(k1, k2) {
+		t.Errorf("%s: rows differ:\none level %q\ntwo levels %q", short(text), k1, k2)
+	}
+	return true
 }
 
 // hasOrder: the outer query's ORDER BY fixes the order of every row (margins
@@ -318,9 +357,18 @@ func near(a, b float64) bool { return math.Abs(a-b) <= 1e-9*max(1, math.Abs(a), 
 
 func runSQL(t *testing.T, db *sql.DB, text string) ([]string, []string, [][]any) {
 	t.Helper()
-	rows, err := db.Query(text)
+	cols, types, out, err := trySQL(db, text)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, text)
+	}
+	return cols, types, out
+}
+
+// trySQL runs a query and returns its column names, types and rows.
+func trySQL(db *sql.DB, text string) ([]string, []string, [][]any, error) {
+	rows, err := db.Query(text)
+	if err != nil {
+		return nil, nil, nil, err
 	}
 	defer rows.Close()
 	cols, _ := rows.Columns()
@@ -337,14 +385,11 @@ func runSQL(t *testing.T, db *sql.DB, text string) ([]string, []string, [][]any)
 			ptr[i] = &vals[i]
 		}
 		if err := rows.Scan(ptr...); err != nil {
-			t.Fatal(err)
+			return nil, nil, nil, err
 		}
 		out = append(out, vals)
 	}
-	if err := rows.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return cols, types, out
+	return cols, types, out, rows.Err()
 }
 
 // rowKey renders values so that equal values give equal text; floats are
