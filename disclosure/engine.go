@@ -3,6 +3,7 @@ package disclosure
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 
@@ -48,7 +49,11 @@ type Result struct {
 	Status [][]string
 	// Values holds the released values as Go values ([row][column]: string,
 	// int64, float64, or nil for null), for JSON and CSV output.
-	Values   [][]any
+	Values [][]any
+	// Totals lists, per row, the dimension columns the row is a total over (a ROLLUP, CUBE or
+	// GROUPING SETS margin: its value there is empty but means "all"); nil when the plan
+	// has a single grouping set.
+	Totals   [][]int
 	Decision Decision
 	// Release is what to record in the ledger once the result is delivered.
 	Release Release
@@ -179,6 +184,9 @@ func (e *engine) withhold(res *Result) (*Result, error) {
 	for _, i := range keep {
 		out.Status = append(out.Status, res.Status[i])
 		out.Values = append(out.Values, res.Values[i])
+		if res.Totals != nil {
+			out.Totals = append(out.Totals, res.Totals[i])
+		}
 	}
 	if out.Status == nil {
 		out.Status, out.Values = [][]string{}, [][]any{}
@@ -751,7 +759,26 @@ func (e *engine) result() (*Result, error) {
 	if len(d.Reasons) == 0 {
 		d.Reasons = nil
 	}
-	return &Result{Record: out, Status: status, Values: table, Decision: d, Release: e.release(), intervals: e.intervals}, nil
+	return &Result{Record: out, Status: status, Values: table, Totals: e.totals(), Decision: d, Release: e.release(), intervals: e.intervals}, nil
+}
+
+// totals lists each row's margin columns: the dimensions outside its grouping set.
+func (e *engine) totals() [][]int {
+	p := &e.in.Plan
+	if len(p.GroupingSets) < 2 {
+		return nil
+	}
+	sets := p.sets()
+	out := make([][]int, e.rows)
+	for i := range out {
+		out[i] = []int{}
+		for j, c := range p.Columns {
+			if c.Kind == Dimension && !slices.Contains(sets[p.setOf(i)], j) {
+				out[i] = append(out[i], j)
+			}
+		}
+	}
+	return out
 }
 
 // dimValue returns a dimension cell as a Go value for the canonical table.

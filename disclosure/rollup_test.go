@@ -1,6 +1,7 @@
 package disclosure
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,6 +54,10 @@ func TestRollupWithSum(t *testing.T) {
 	}
 	pol := policy(func(p *Policy) { p.Rounding.Mode = RoundNone })
 	res := apply(t, Input{Record: rec, Plan: plan, Stats: stats, Policy: pol})
+	// Only the margin row is a total over region; the genuine NULL region is a group of its own.
+	if got := fmt.Sprint(res.Totals); got != "[[] [] [] [] [0]]" {
+		t.Errorf("totals = %s", got)
+	}
 	if res.Status[1][2] != "suppressed:dominance" {
 		t.Fatalf("S cost: %s", res.Status[1][2])
 	}

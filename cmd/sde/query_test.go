@@ -52,6 +52,28 @@ func TestQueryPath(t *testing.T) {
 		}
 	}
 
+	if _, ok := body["totals"]; ok {
+		t.Errorf("a query of one grouping set has totals: %v", body["totals"])
+	}
+	// A ROLLUP's margin rows say which columns they total over.
+	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY ROLLUP (sex)"}, "")
+	if st != 200 {
+		t.Fatalf("rollup = %d %v", st, body)
+	}
+	totals, _ := body["totals"].([]any)
+	margins := 0
+	for i, tr := range totals {
+		if len(tr.([]any)) == 1 {
+			margins++
+			if body["rows"].([]any)[i].([]any)[0] != nil {
+				t.Errorf("total row %d has a sex: %v", i, body["rows"].([]any)[i])
+			}
+		}
+	}
+	if len(totals) != len(body["rows"].([]any)) || margins != 1 {
+		t.Errorf("rollup totals = %v for rows %v", totals, body["rows"])
+	}
+
 	// Small cells are suppressed: a rare register's persons per practice, beside all persons.
 	st, body = analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": `SELECT p.lsoa_code,
 		count(DISTINCT e.person_id) FILTER (WHERE p.birth_month = DATE '1950-03-01') AS born_march_1950, count(DISTINCT e.person_id) AS registered

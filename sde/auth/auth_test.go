@@ -36,10 +36,11 @@ func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard
 func newEnv(t *testing.T, cfg Config) *env {
 	t.Helper()
 	mux := http.NewServeMux()
-	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/whoami", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		json.NewEncoder(w).Encode(sde.PrincipalFrom(r.Context()))
 	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("the page")) })
 	// The order serve uses: mount and wrap, listen, then start.
 	svc := New()
 	svc.Mount(mux)
@@ -258,7 +259,7 @@ func TestMiddleware(t *testing.T) {
 	tok, _ := e.svc.Dev.Token("controller-la", 0)
 	get := func(header, cookie string) (*http.Response, string) {
 		t.Helper()
-		req, _ := http.NewRequest("GET", e.srv.URL+"/whoami", nil)
+		req, _ := http.NewRequest("GET", e.srv.URL+"/api/whoami", nil)
 		if header != "" {
 			req.Header.Set("Authorization", header)
 		}
@@ -465,7 +466,7 @@ func TestDurationJSON(t *testing.T) {
 
 func TestServiceBeforeStart(t *testing.T) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
+	mux.HandleFunc("/api/whoami", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok")) })
 	svc := New()
 	svc.Mount(mux)
 	srv := httptest.NewServer(svc.Middleware(mux))
@@ -474,8 +475,8 @@ func TestServiceBeforeStart(t *testing.T) {
 		path, auth string
 		want       int
 	}{
-		{"/whoami", "", 200},
-		{"/whoami", "Bearer x.y.z", 503},
+		{"/api/whoami", "", 200},
+		{"/api/whoami", "Bearer x.y.z", 503},
 		{LoginPath, "", 503},
 		{DevIssuerPath + "/.well-known/openid-configuration", "", 503},
 	} {
@@ -498,7 +499,7 @@ func TestServiceExternalIssuer(t *testing.T) {
 	// Another server's dev issuer stands in for an external identity provider.
 	idp := newEnv(t, Config{})
 	mux := http.NewServeMux()
-	mux.HandleFunc("/whoami", func(w http.ResponseWriter, r *http.Request) {
+	mux.HandleFunc("/api/whoami", func(w http.ResponseWriter, r *http.Request) {
 		json.NewEncoder(w).Encode(sde.PrincipalFrom(r.Context()))
 	})
 	svc := New()
@@ -517,7 +518,7 @@ func TestServiceExternalIssuer(t *testing.T) {
 		t.Error("a dev issuer runs outside --dev")
 	}
 	tok, _ := idp.svc.Dev.Token("checker2", 0)
-	req, _ := http.NewRequest("GET", srv.URL+"/whoami", nil)
+	req, _ := http.NewRequest("GET", srv.URL+"/api/whoami", nil)
 	req.Header.Set("Authorization", "Bearer "+tok)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {

@@ -94,8 +94,8 @@ func signIn(t *testing.T, c *http.Client, base, user, next string) (*http.Respon
 func TestBrowserSignIn(t *testing.T) {
 	e := newEnv(t, Config{})
 	c, rec := browser()
-	resp, body := signIn(t, c, e.srv.URL, "controller-acute", "/whoami?x=1")
-	if resp.StatusCode != 200 || resp.Request.URL.Path != "/whoami" || resp.Request.URL.RawQuery != "x=1" {
+	resp, body := signIn(t, c, e.srv.URL, "controller-acute", "/api/whoami?x=1")
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/api/whoami" || resp.Request.URL.RawQuery != "x=1" {
 		t.Fatalf("ended at %s with %d: %s", resp.Request.URL, resp.StatusCode, body)
 	}
 	var p sde.Principal
@@ -136,7 +136,7 @@ func TestBrowserSignIn(t *testing.T) {
 	}
 
 	// The cookie alone now identifies the browser to the middleware.
-	resp, err := c.Get(e.srv.URL + "/whoami")
+	resp, err := c.Get(e.srv.URL + "/api/whoami")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +144,32 @@ func TestBrowserSignIn(t *testing.T) {
 	resp.Body.Close()
 	if !strings.Contains(string(b), `"user":"controller-acute"`) {
 		t.Errorf("whoami with cookie: %s", b)
+	}
+
+	// The page a real identity provider's redirect lands on after the callback arrives
+	// "cross-site" (browsers judge the whole redirect chain); pages take no authority from the
+	// cookie, so they are served (review of the web workbench, finding 1).
+	req, _ := http.NewRequest("GET", e.srv.URL+"/", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 || string(b) != "the page" {
+			t.Errorf("page after a cross-site redirect = %d %s", resp.StatusCode, b)
+		}
+	}
+	// The API is not: the same request there is refused.
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/whoami", nil)
+	req.Header.Set("Sec-Fetch-Site", "cross-site")
+	if resp, err := c.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusForbidden {
+			t.Errorf("API read another site started = %d", resp.StatusCode)
+		}
 	}
 
 	// Keep a copy of the session cookie, as an attacker who stole it would.
@@ -164,14 +190,14 @@ func TestBrowserSignIn(t *testing.T) {
 		t.Fatal(err)
 	}
 	resp.Body.Close()
-	resp, _ = c.Get(e.srv.URL + "/whoami")
+	resp, _ = c.Get(e.srv.URL + "/api/whoami")
 	b, _ = io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if strings.TrimSpace(string(b)) != "null" {
 		t.Errorf("after logout: %s", b)
 	}
 	// And the kept copy no longer works (second security review, F5).
-	req, _ := http.NewRequest("GET", e.srv.URL+"/whoami", nil)
+	req, _ = http.NewRequest("GET", e.srv.URL+"/api/whoami", nil)
 	req.AddCookie(stolen)
 	if resp, err := http.DefaultClient.Do(req); err != nil {
 		t.Fatal(err)
@@ -181,13 +207,29 @@ func TestBrowserSignIn(t *testing.T) {
 			t.Errorf("a session cookie replayed after sign-out: %d", resp.StatusCode)
 		}
 	}
+	// On a page the dead cookie is cleared and the page served, so the workbench can offer
+	// sign-in instead of an error (review of the web workbench, finding 2).
+	req, _ = http.NewRequest("GET", e.srv.URL+"/", nil)
+	req.AddCookie(stolen)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+		cleared := false
+		for _, ck := range resp.Cookies() {
+			cleared = cleared || (ck.Name == sessionCookie && ck.MaxAge < 0)
+		}
+		if resp.StatusCode != 200 || !cleared {
+			t.Errorf("page with a dead session cookie = %d, cleared %v", resp.StatusCode, cleared)
+		}
+	}
 }
 
 func TestSignInEveryDemoUser(t *testing.T) {
 	e := newEnv(t, Config{})
 	for _, u := range DemoUsers {
 		c, _ := browser()
-		resp, body := signIn(t, c, e.srv.URL, string(u.User), "/whoami")
+		resp, body := signIn(t, c, e.srv.URL, string(u.User), "/api/whoami")
 		if resp.StatusCode != 200 || !strings.Contains(body, `"user":"`+string(u.User)+`"`) || !strings.Contains(body, `"organisation":"`+string(u.Organisation)+`"`) {
 			t.Errorf("%s: %d %s", u.User, resp.StatusCode, body)
 		}
@@ -383,7 +425,7 @@ func TestSignInAndOutAreAudited(t *testing.T) {
 		return nil
 	}
 	c, _ := browser()
-	if resp, body := signIn(t, c, e.srv.URL, "checker1", "/whoami"); resp.StatusCode != 200 {
+	if resp, body := signIn(t, c, e.srv.URL, "checker1", "/api/whoami"); resp.StatusCode != 200 {
 		t.Fatalf("sign-in: %d %s", resp.StatusCode, body)
 	}
 	req, _ := http.NewRequest("POST", e.srv.URL+"/auth/logout", nil)
@@ -397,7 +439,7 @@ func TestSignInAndOutAreAudited(t *testing.T) {
 	}
 	fail = true
 	c2, _ := browser()
-	if resp, _ := signIn(t, c2, e.srv.URL, "checker2", "/whoami"); resp.StatusCode == 200 {
+	if resp, _ := signIn(t, c2, e.srv.URL, "checker2", "/api/whoami"); resp.StatusCode == 200 {
 		t.Error("signed in although the audit log could not be written")
 	}
 }

@@ -43,6 +43,16 @@ func middleware(v *Verifier, sessions *Sessions, logger *slog.Logger) func(http.
 				next.ServeHTTP(w, r.WithContext(sde.WithPrincipal(r.Context(), p)))
 				return
 			}
+			if sessions != nil && sessions.has(r) && !cookieScoped(r) {
+				// Pages, assets and the sign-in flow grant nothing by cookie: a bad one is just
+				// cleared, and a link from another site (or the identity provider's redirect
+				// back through the callback to the page) is served like any visit.
+				if _, err := sessions.Principal(r); err != nil {
+					sessions.Clear(w, r)
+				}
+				next.ServeHTTP(w, r)
+				return
+			}
 			if sessions != nil && sessions.has(r) {
 				p, err := sessions.Principal(r)
 				if err != nil {
@@ -64,6 +74,12 @@ func middleware(v *Verifier, sessions *Sessions, logger *slog.Logger) func(http.
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// cookieScoped reports whether the session cookie speaks for the person on this path: the API,
+// and sign-out (which ends the session).
+func cookieScoped(r *http.Request) bool {
+	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == LogoutPath
 }
 
 // sameOrigin refuses a cookie-authenticated request that changes something unless it comes from

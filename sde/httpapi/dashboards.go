@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"mime"
 	"net/http"
 	"strconv"
@@ -93,7 +92,7 @@ func (s *Server) panelCSV(w http.ResponseWriter, r *http.Request) error {
 			return sde.Errorf(sde.ENOTFOUND, "The panel has no released result; refresh the dashboard.")
 		}
 		var res query.Result
-		if err := json.Unmarshal(pr.Result, &res); err != nil {
+		if err := decodeResult(pr.Result, &res); err != nil {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)

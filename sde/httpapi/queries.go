@@ -1,11 +1,13 @@
 package httpapi
 
 import (
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"mime"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
@@ -87,6 +89,14 @@ func spreadsheetSafe(s string) string {
 	return s
 }
 
+// decodeResult reads a stored result with its numbers as written, so a count of millions
+// downloads as digits, not as a float64 in exponent form.
+func decodeResult(raw []byte, res *query.Result) error {
+	d := json.NewDecoder(bytes.NewReader(raw))
+	d.UseNumber()
+	return d.Decode(res)
+}
+
 // attachment names the file a browser saves when a download link (?format=) was followed.
 func attachment(w http.ResponseWriter, r *http.Request, name, format string) {
 	if r.URL.Query().Get("format") == "" {
@@ -115,7 +125,9 @@ func writeResult(w http.ResponseWriter, format string, res *query.Result) error 
 				case nil:
 				case string:
 					rec[j] = spreadsheetSafe(v)
-				default:
+				case float64:
+					rec[j] = strconv.FormatFloat(v, 'f', -1, 64) // never 1.23457e+06
+				default: // int64, and json.Number from a stored result
 					rec[j] = fmt.Sprint(v)
 				}
 			}
@@ -154,7 +166,7 @@ func (s *Server) getQuery(w http.ResponseWriter, r *http.Request) error {
 	// result inside) is JSON.
 	if f := resultFormat(r); q.State == sde.QueryDone && f != formatJSON {
 		var res query.Result
-		if err := json.Unmarshal(q.Result, &res); err != nil {
+		if err := decodeResult(q.Result, &res); err != nil {
 			return sde.Wrap(err, sde.EINTERNAL, "The stored result cannot be read.")
 		}
 		detail(r, "download", true)

@@ -4,6 +4,7 @@ import (
 	"embed"
 	"io/fs"
 	"net/http"
+	"strings"
 )
 
 // The web workbench: a page and its script, styles and the chart library, all embedded. The
@@ -29,7 +30,13 @@ func mountWeb(mux *http.ServeMux) {
 	mux.Handle("GET /{$}", webHeaders(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.ServeFileFS(w, r, sub, "index.html")
 	})))
-	mux.Handle("GET /static/", webHeaders(http.StripPrefix("/static/", files)))
+	mux.Handle("GET /static/", webHeaders(http.StripPrefix("/static/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "" || strings.HasSuffix(r.URL.Path, "/") {
+			http.NotFound(w, r) // files only, no directory listings
+			return
+		}
+		files.ServeHTTP(w, r)
+	}))))
 }
 
 func webHeaders(next http.Handler) http.Handler {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"github.com/opensde/sde/workspaces/query"
 	"io"
 	"net/http/httptest"
@@ -21,6 +22,8 @@ func TestWebAssets(t *testing.T) {
 		{"/static/app.css", "text/css", ":root", 200},
 		{"/static/vendor/echarts.min.js", "javascript", "echarts", 200},
 		{"/static/nope.js", "", "", 404},
+		{"/static/", "", "", 404},
+		{"/static/vendor/", "", "", 404},
 		{"/static/../web.go", "", "", 404},
 	}
 	for _, c := range cases {
@@ -93,5 +96,31 @@ func TestAPIResponsesAreNotCached(t *testing.T) {
 		if h.Get("Cache-Control") != "no-store" || h.Get("X-Content-Type-Options") != "nosniff" || !strings.Contains(h.Get("Content-Security-Policy"), "sandbox") {
 			t.Errorf("%s: headers %v", path, h)
 		}
+	}
+}
+
+// TestCSVNumbers: large counts and sums download as digits, from a fresh result and from a
+// stored one alike.
+func TestCSVNumbers(t *testing.T) {
+	res := &query.Result{Columns: []query.Column{{Name: "n"}, {Name: "cost"}}, Rows: [][]any{{int64(1234567), 1234567.5}, {int64(-3), -0.25}}}
+	rec := httptest.NewRecorder()
+	if err := writeResult(rec, formatCSV, res); err != nil {
+		t.Fatal(err)
+	}
+	want := "n,cost\n1234567,1234567.5\n-3,-0.25\n"
+	if rec.Body.String() != want {
+		t.Errorf("fresh CSV = %q, want %q", rec.Body.String(), want)
+	}
+	stored, _ := json.Marshal(res)
+	var back query.Result
+	if err := decodeResult(stored, &back); err != nil {
+		t.Fatal(err)
+	}
+	rec = httptest.NewRecorder()
+	if err := writeResult(rec, formatCSV, &back); err != nil {
+		t.Fatal(err)
+	}
+	if rec.Body.String() != want {
+		t.Errorf("stored CSV = %q, want %q", rec.Body.String(), want)
 	}
 }

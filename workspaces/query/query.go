@@ -55,11 +55,14 @@ func DefaultPolicy() disclosure.Policy {
 type Result struct {
 	QueryID string `json:"query_id"`
 	// Status is released, review (held for two output checkers; rows withheld) or refused.
-	Status   string              `json:"status"`
-	Message  string              `json:"message,omitempty"`
-	Columns  []Column            `json:"columns"`
-	Rows     [][]any             `json:"rows"`
-	Cells    [][]string          `json:"cells"`
+	Status  string     `json:"status"`
+	Message string     `json:"message,omitempty"`
+	Columns []Column   `json:"columns"`
+	Rows    [][]any    `json:"rows"`
+	Cells   [][]string `json:"cells"`
+	// Totals lists, per row, the dimension columns the row totals over (ROLLUP, CUBE and
+	// GROUPING SETS margins, whose empty value there means "all"); absent for one grouping set.
+	Totals   [][]int             `json:"totals,omitempty"`
 	Decision disclosure.Decision `json:"decision"`
 	Release  sde.ReleaseID       `json:"release_id,omitempty"`
 	// Timings are milliseconds per phase, for the audit record and operators; not sent.
@@ -202,12 +205,12 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	var held *Result
 	switch out.Decision.Status {
 	case disclosure.Pass:
-		res.Status, res.Rows = sde.ReleaseReleased, out.Values
+		res.Status, res.Rows, res.Totals = sde.ReleaseReleased, out.Values, out.Totals
 		ledgerEntry, _ = json.Marshal(out.Release)
 	case disclosure.Review:
 		res.Status = sde.ReleaseReview
 		ledgerEntry, _ = json.Marshal(out.Release) // counts only once the checkers release it
-		held = &Result{QueryID: id, Status: sde.ReleaseReview, Columns: res.Columns, Rows: out.Values, Cells: out.Status, Decision: out.Decision}
+		held = &Result{QueryID: id, Status: sde.ReleaseReview, Columns: res.Columns, Rows: out.Values, Cells: out.Status, Totals: out.Totals, Decision: out.Decision}
 		res.Message = "The result needs review by two output checkers before it can be released; the decision record says why."
 	default:
 		res.Status = sde.ReleaseRefused

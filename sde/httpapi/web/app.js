@@ -45,11 +45,15 @@
         : h('tr', {}, h('td', {colspan: headers.length, class: 'muted'}, opts.empty || 'None.'))));
   }
 
-  // say shows a message above the page; it survives the one navigation that usually follows.
+  // say shows a message above the page until the reader moves on; go(hash) moves on after an
+  // action and keeps the message for the page it leads to.
   let keepStatus = false;
   function say(msg, kind = 'good') {
-    keepStatus = !!msg;
     statusEl.replaceChildren(msg ? h('div', {class: kind, role: kind === 'alert' ? 'alert' : null}, msg) : '');
+  }
+  function go(hash) {
+    keepStatus = true;
+    location.hash = hash;
   }
   function errorBox(e) {
     return h('div', {class: 'alert', role: 'alert'}, e.message || String(e));
@@ -112,13 +116,12 @@
 
   // resultTable draws a released result: suppressed cells are marked and say why on hover and to
   // screen readers; rounded cells are shaded.
-  // hasTotals: the query had several grouping sets (ROLLUP, CUBE, GROUPING SETS), so an empty
-  // dimension in a row marks a total over it (the decision record's fingerprint says so).
-  const hasTotals = (res) => ((res.decision && res.decision.query && res.decision.query.grouping) || []).some((g) => g.startsWith('sets:'));
+  // isTotal: row i of a ROLLUP, CUBE or GROUPING SETS result totals over column j (the service
+  // lists each row's margin columns), so its empty value there means "all", not a missing value.
+  const isTotal = (res, i, j) => !!(res.totals && res.totals[i] && res.totals[i].includes(j));
 
   function resultTable(res, flags) {
     const cols = res.columns || [];
-    const totals = hasTotals(res);
     const flagged = new Map((flags || []).map((f) => [`${f.row},${f.column}`, f]));
     const base = res.decision && res.decision.policy && res.decision.policy.rounding ? res.decision.policy.rounding.base : null;
     const rows = (res.rows || []).map((row, i) => row.map((v, j) => {
@@ -129,7 +132,7 @@
         return h('td', {class: 'suppressed', title: why, tabindex: '0', 'data-status': st},
           h('span', {'aria-hidden': 'true'}, '◼'), h('span', {class: 'sr'}, why));
       }
-      if (v == null && !measure && totals) return h('td', {class: 'total', 'data-status': st}, 'Total');
+      if (v == null && !measure && isTotal(res, i, j)) return h('td', {class: 'total', 'data-status': st}, 'Total');
       const td = h('td', {class: (measure ? 'num ' : '') + (st === 'rounded' ? 'rounded' : ''), 'data-status': st}, v == null ? '' : measure ? num(v) : v);
       if (st === 'rounded' && base) td.title = `Rounded to the nearest ${base}.`;
       const f = flagged.get(`${i},${j}`);
@@ -330,7 +333,7 @@
       const ws = await api('POST', '/api/v1/workspaces', {id: f.id.value, name: f.id.value, purpose: f.purpose.value, agreement: agSel.value,
         datasets, members, end_date: new Date(f.end.value + 'T00:00:00Z').toISOString()});
       say(`Requested ${ws.name}. Each dataset's controller will now decide.`);
-      location.hash = `#/workspaces/${enc(ws.id)}`;
+      go(`#/workspaces/${enc(ws.id)}`);
     }));
     return frag(h('h1', {}, 'Request a workspace'),
       h('p', {class: 'lead'}, 'A workspace is a locked-down database holding only the datasets and columns approved for one piece of work, under one data-sharing agreement.'), form);
@@ -424,10 +427,15 @@
       out.replaceChildren(h('p', {}, 'Running…'));
       const res = await api('POST', `/api/v1/workspaces/${enc(id)}/queries`, {sql: editor.value});
       showResult(res.query_id, res);
-      loadHistory();
+      loadHistory().catch((e) => histBox.replaceChildren(errorBox(e)));
     });
     form.addEventListener('submit', submit);
-    editor.addEventListener('keydown', (ev) => { if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) submit(ev); });
+    editor.addEventListener('keydown', (ev) => {
+      if (ev.key === 'Enter' && (ev.ctrlKey || ev.metaKey)) {
+        ev.preventDefault();
+        if (!run.disabled) submit(ev); // one run at a time: each is recorded and audited
+      }
+    });
     const loadHistory = async () => {
       const qs = (await api('GET', `/api/v1/workspaces/${enc(id)}/queries`)).queries || [];
       histBox.replaceChildren(table(['When', 'Query', 'Outcome', ''], qs.slice(0, 50).map((q) => {
@@ -535,25 +543,31 @@
       if (!panels.length) throw new Error('Choose at least one query.');
       const d = await api('POST', `/api/v1/workspaces/${enc(ws)}/dashboards`, {title: title.value, description: desc.value || undefined, panels});
       say(`Created the dashboard "${d.title}"; its panels were run through disclosure control.`);
-      location.hash = `#/workspaces/${enc(ws)}/dashboards/${enc(d.id)}`;
+      go(`#/workspaces/${enc(ws)}/dashboards/${enc(d.id)}`);
     }));
     return frag(h('h1', {}, 'Create a dashboard'), form);
   }
+
+  // Charts drawn on the current page; disposed when the page is replaced, resized with the window.
+  let charts = [];
+  function disposeCharts() {
+    for (const c of charts) c.dispose();
+    charts = [];
+  }
+  window.addEventListener('resize', () => { for (const c of charts) c.resize(); });
 
   // chart draws a bar or line panel with ECharts (SVG, so marks are in the page). Suppressed
   // values are gaps, named in a legend below the chart; other dimensions become series.
   function chart(p, res) {
     const cols = res.columns.map((c) => c.name);
     const xi = cols.indexOf(p.x), yi = cols.indexOf(p.y);
-    // In a ROLLUP, CUBE or GROUPING SETS query an empty dimension marks a total row.
-    const empty = hasTotals(res) ? 'Total' : '(none)';
-    const label = (v) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? v.slice(0, 7) : v == null ? empty : String(v));
+    const label = (v, i, j) => (typeof v === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(v) ? v.slice(0, 7) : v != null ? String(v) : isTotal(res, i, j) ? 'Total' : '(none)');
     const others = res.columns.map((c, j) => j).filter((j) => j !== xi && j !== yi && res.columns[j].kind === 'dimension');
     const xs = [], series = new Map(), gaps = [];
     res.rows.forEach((row, i) => {
-      const x = label(row[xi]);
+      const x = label(row[xi], i, xi);
       if (!xs.includes(x)) xs.push(x);
-      const key = others.map((j) => label(row[j])).join(' · ') || p.y;
+      const key = others.map((j) => label(row[j], i, j)).join(' · ') || p.y;
       if (!series.has(key)) series.set(key, new Map());
       const st = (res.cells[i] || [])[yi] || 'ok';
       if (isSuppressed(st)) gaps.push({x, key, why: cellReason(st, res.decision)});
@@ -571,7 +585,9 @@
       return box;
     }
     requestAnimationFrame(() => {
+      if (!el.isConnected) return; // the page was replaced before the frame
       const c = window.echarts.init(el, null, {renderer: 'svg'});
+      charts.push(c);
       c.setOption({
         aria: {enabled: true}, animation: false,
         tooltip: {trigger: 'axis'}, legend: {top: 0, type: 'scroll'},
@@ -582,7 +598,6 @@
         yAxis: {type: 'value', name: p.y},
         series: [...series.entries()].map(([name, vals]) => ({name, type: p.chart === 'line' ? 'line' : 'bar', connectNulls: false, data: xs.map((x) => (vals.has(x) ? vals.get(x) : null))})),
       });
-      window.addEventListener('resize', () => c.resize());
     });
     return box;
   }
@@ -678,7 +693,7 @@
         parties: [...parties.querySelectorAll('input:checked')].map((c) => c.value),
         datasets: [...dsets.querySelectorAll('input:checked')].map((c) => ({dataset: c.value}))});
       say(`Created "${a.title}"; each party must now sign it.`);
-      location.hash = '#/agreements';
+      go('#/agreements');
     }));
     return frag(h('h1', {}, 'Create a data-sharing agreement'), form);
   }
@@ -726,12 +741,13 @@
       try {
         node = await view(...m.slice(1).map(decodeURIComponent));
       } catch (e) {
-        if (e.status === 401) return signIn();
-        node = errorBox(e);
+        node = e.status === 401 ? null : errorBox(e);
       }
       if (gen !== generation) return; // the reader has moved on
-      main.replaceChildren(node);
       main.removeAttribute('aria-busy');
+      if (!node) return signIn(); // the session ended
+      disposeCharts();
+      main.replaceChildren(node);
       document.title = `${title} — North Riverside SDE`;
       const h1 = main.querySelector('h1');
       if (h1) { h1.setAttribute('tabindex', '-1'); h1.focus({preventScroll: false}); }
