@@ -70,6 +70,30 @@ type Analyser struct {
 	// twoLevel turns off the one-level rewrites (rewriteOneLevel), so tests can
 	// compare them against the general form.
 	twoLevel bool
+
+	// done holds accepted analyses by schema and text: dashboards refresh and analysts re-run
+	// the same SQL, and an analysis depends on nothing else. Queries are never changed after
+	// Analyse returns them, so callers may share one.
+	doneMu sync.Mutex
+	done   map[string]*Query
+}
+
+// maxDone bounds the analyses kept; the whole set is dropped when it fills.
+const maxDone = 1024
+
+// doneKey names an analysis: everything of the schema the analyser reads, and the text.
+func doneKey(schema Schema, text string) string {
+	var b strings.Builder
+	b.WriteString(schema.PersonColumn + "\x00")
+	for _, t := range schema.Tables {
+		fmt.Fprintf(&b, "%s@%s %t %t(", t.Name, t.Source, t.OnePerPerson, t.Linked)
+		for _, c := range t.Columns {
+			b.WriteString(c.Name + " " + c.Type + ",")
+		}
+		b.WriteString(")")
+	}
+	b.WriteString("\x00" + text)
+	return b.String()
 }
 
 // New opens the parser instance: in memory, no external access, no extensions,
@@ -274,6 +298,27 @@ type OutputColumn struct {
 // input, EREFUSED when a safety rule refuses the query (the message says why and
 // what to do instead).
 func (a *Analyser) Analyse(ctx context.Context, text string, schema Schema) (*Query, error) {
+	key := doneKey(schema, text)
+	a.doneMu.Lock()
+	q, ok := a.done[key]
+	a.doneMu.Unlock()
+	if ok {
+		return q, nil
+	}
+	q, err := a.analyse(ctx, text, schema)
+	if err != nil {
+		return nil, err
+	}
+	a.doneMu.Lock()
+	if a.done == nil || len(a.done) >= maxDone {
+		a.done = map[string]*Query{}
+	}
+	a.done[key] = q
+	a.doneMu.Unlock()
+	return q, nil
+}
+
+func (a *Analyser) analyse(ctx context.Context, text string, schema Schema) (*Query, error) {
 	stmt, err := a.parse(ctx, text)
 	if err != nil {
 		return nil, err

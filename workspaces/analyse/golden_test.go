@@ -122,3 +122,39 @@ func TestConcurrentAnalyse(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestAnalysesAreKeptPerSchema: the same text over the same schema is analysed once; any
+// change of the schema the analysis reads (a column, a table's source version, the
+// one-row-per-person flag) analyses it again.
+func TestAnalysesAreKeptPerSchema(t *testing.T) {
+	an, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer an.Close()
+	ctx := context.Background()
+	text := "SELECT sex, count(*) AS n FROM patients GROUP BY sex"
+	q1, err := an.Analyse(ctx, text, testSchema())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q2, _ := an.Analyse(ctx, text, testSchema()); q2 != q1 {
+		t.Error("the same analysis was made twice")
+	}
+	for name, change := range map[string]func(*Schema){
+		"source version": func(s *Schema) { s.Tables[0].Source = "patients@v2" },
+		"one per person": func(s *Schema) { s.Tables[0].OnePerPerson = false },
+		"column type":    func(s *Schema) { s.Tables[0].Columns[1].Type = "INTEGER" },
+	} {
+		s := testSchema()
+		change(&s)
+		q, err := an.Analyse(ctx, text, s)
+		if q == q1 {
+			t.Errorf("%s: the old analysis was reused (%v)", name, err)
+		}
+	}
+	// Refusals are not kept: each answer is made fresh.
+	if _, err := an.Analyse(ctx, "SELECT person_id FROM patients", testSchema()); err == nil {
+		t.Error("refusal not made")
+	}
+}
