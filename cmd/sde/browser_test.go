@@ -281,6 +281,11 @@ func TestWebUI(t *testing.T) {
 			if strings.Contains(links, "Output checking") != (user == "checker1") {
 				t.Errorf("%s: navigation %q (output checking is for checkers only)", user, links)
 			}
+			if user == "controller-gp" {
+				if card := p.text("#membership-reviews"); !strings.Contains(card, "to confirm within 30 days") {
+					t.Errorf("controller's membership reviews = %q", card)
+				}
+			}
 			if h1 := p.text("main h1"); !strings.HasPrefix(h1, "Welcome") {
 				t.Errorf("%s: home heading %q", user, h1)
 			}

@@ -183,6 +183,19 @@
       cards.push(h('div', {class: 'card'}, h('h3', {}, 'Workspace requests'),
         h('p', {}, `${pending.length} waiting for your organisation's decision.`),
         pending.length ? h('ul', {}, pending.map((w) => h('li', {}, h('a', {href: `#/workspaces/${enc(w.id)}`}, w.name)))) : null));
+      // Membership reviews: members of workspaces using this organisation's data whose access
+      // lapses within 30 days (or has lapsed) unless a controller confirms it again.
+      const soon = Date.now() + 30 * 864e5;
+      const due = [];
+      for (const w of wss) {
+        if (!(w.approvals || []).some((a) => a.organisation === me.organisation)) continue;
+        for (const m of w.members || []) {
+          if (m.lapsed || new Date(m.review_due).getTime() < soon) due.push({w, m});
+        }
+      }
+      cards.push(h('div', {class: 'card', id: 'membership-reviews'}, h('h3', {}, 'Membership reviews'),
+        h('p', {}, `${due.length} member(s) to confirm within 30 days.`),
+        due.length ? h('ul', {}, due.map(({w, m}) => h('li', {}, h('a', {href: `#/workspaces/${enc(w.id)}`}, `${m.user} in ${w.name}`), m.lapsed ? ' (lapsed)' : ` (by ${day(m.review_due)})`))) : null));
       const ds = ((await api('GET', '/api/v1/datasets')).datasets || []).filter((d) => d.controller === me.organisation);
       cards.push(h('div', {class: 'card'}, h('h3', {}, 'Your datasets'), h('p', {}, 'Upload new versions, read ingest reports and see who uses them.'),
         h('ul', {}, ds.map((d) => h('li', {}, h('a', {href: `#/datasets/${enc(d.name)}`}, d.title || d.name))))));
