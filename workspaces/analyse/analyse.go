@@ -83,16 +83,24 @@ const maxDone = 1024
 
 // doneKey names an analysis: everything of the schema the analyser reads, and the text.
 func doneKey(schema Schema, text string) string {
+	return schema.PersonColumn + "\x00" + schemaKey(schema, true) + "\x00" + text
+}
+
+// schemaKey describes the tables' names, columns and types; with all, also what else the
+// analyser reads of them (sources, person flags).
+func schemaKey(schema Schema, all bool) string {
 	var b strings.Builder
-	b.WriteString(schema.PersonColumn + "\x00")
 	for _, t := range schema.Tables {
-		fmt.Fprintf(&b, "%s@%s %t %t(", t.Name, t.Source, t.OnePerPerson, t.Linked)
+		b.WriteString(t.Name)
+		if all {
+			fmt.Fprintf(&b, "@%s %t %t", t.Source, t.OnePerPerson, t.Linked)
+		}
+		b.WriteString("(")
 		for _, c := range t.Columns {
 			b.WriteString(c.Name + " " + c.Type + ",")
 		}
 		b.WriteString(")")
 	}
-	b.WriteString("\x00" + text)
 	return b.String()
 }
 
@@ -392,15 +400,8 @@ func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string
 // emptyTables makes the instance hold empty tables shaped like schema's, reusing them when the
 // schema is the one they were made for. The caller holds a.mu.
 func (a *Analyser) emptyTables(ctx context.Context, schema Schema) error {
-	var key strings.Builder
-	for _, t := range schema.Tables {
-		key.WriteString(t.Name + "(")
-		for _, c := range t.Columns {
-			key.WriteString(c.Name + " " + c.Type + ",")
-		}
-		key.WriteString(")")
-	}
-	if key.String() == a.key {
+	key := schemaKey(schema, false)
+	if key == a.key {
 		return nil
 	}
 	for _, t := range a.tables {
@@ -422,7 +423,7 @@ func (a *Analyser) emptyTables(ctx context.Context, schema Schema) error {
 		}
 		a.tables = append(a.tables, t.Name)
 	}
-	a.key = key.String()
+	a.key = key
 	return nil
 }
 

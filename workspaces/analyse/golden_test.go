@@ -144,17 +144,18 @@ func TestAnalysesAreKeptPerSchema(t *testing.T) {
 	for name, change := range map[string]func(*Schema){
 		"source version": func(s *Schema) { s.Tables[0].Source = "patients@v2" },
 		"one per person": func(s *Schema) { s.Tables[0].OnePerPerson = false },
-		"column type":    func(s *Schema) { s.Tables[0].Columns[1].Type = "INTEGER" },
+		"column type":    func(s *Schema) { s.Tables[0].Columns[2].Type = "BIGINT" },
 	} {
 		s := testSchema()
 		change(&s)
 		q, err := an.Analyse(ctx, text, s)
-		if q == q1 {
+		if err != nil || q == q1 {
 			t.Errorf("%s: the old analysis was reused (%v)", name, err)
 		}
 	}
 	// Refusals are not kept: each answer is made fresh.
-	if _, err := an.Analyse(ctx, "SELECT person_id FROM patients", testSchema()); err == nil {
-		t.Error("refusal not made")
+	kept := len(an.done)
+	if _, err := an.Analyse(ctx, "SELECT person_id FROM patients", testSchema()); err == nil || len(an.done) != kept {
+		t.Errorf("refusal: %v, analyses kept %d → %d", err, kept, len(an.done))
 	}
 }

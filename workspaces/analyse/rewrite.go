@@ -304,18 +304,7 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int, oneLevel boo
 	if q.multi {
 		sel1 = append(sel1, as(groupingFn(q.groups), "__set"))
 	}
-	pid := len(q.groups)
-	var sets1 []any
-	if len(q.groups) == 0 {
-		sets1 = []any{[]any{json0(pid)}}
-	}
-	for _, set := range q.sets {
-		s := []any{}
-		for _, g := range set {
-			s = append(s, json0(g))
-		}
-		sets1 = append(sets1, append(s, json0(pid)))
-	}
+	sets1 := groupingSets(q, len(q.groups))
 	// Per-person partials, shared between measures that need the same one
 	// (SUM(x) and AVG(x) both use sum(x)).
 	partials := map[string]string{}
@@ -452,9 +441,7 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int, oneLevel boo
 		lv2["group_expressions"] = g2
 		lv2["group_sets"] = []any{set2}
 	}
-	if len(q.orders) > 0 {
-		lv2["modifiers"] = []any{node{"type": "ORDER_MODIFIER", "orders": anyList(q.orders)}}
-	}
+	orderBy(lv2, q)
 	stmt := node{"node": strip(lv2), "named_param_map": []any{}}
 	return stmt, sc, nil
 }
@@ -609,24 +596,43 @@ func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode
 		// with a total over nothing, where the two-level form (which also groups by person)
 		// has no row. (Without GROUP BY both answer one row over nothing.)
 		out["having"] = compare("COMPARE_GREATERTHAN", fn("count_star"), constInt(0))
-		var groups, sets []any
+		var groups []any
 		for _, g := range q.groups {
 			groups = append(groups, cloneNode(g))
 		}
-		for _, set := range q.sets {
-			s := []any{}
-			for _, g := range set {
-				s = append(s, json0(g))
-			}
-			sets = append(sets, s)
-		}
 		out["group_expressions"] = groups
-		out["group_sets"] = sets
+		out["group_sets"] = groupingSets(q, -1)
 	}
-	if len(q.orders) > 0 {
-		out["modifiers"] = []any{node{"type": "ORDER_MODIFIER", "orders": anyList(q.orders)}}
-	}
+	orderBy(out, q)
 	return node{"node": strip(out), "named_param_map": []any{}}, sc, nil
+}
+
+// groupingSets is the analyst's grouping sets as AST group_sets (indices into the group
+// expressions), each with the person's expression at index pid added when pid >= 0 (level 1
+// groups by person too; with no GROUP BY, by the person alone).
+func groupingSets(q *outerQuery, pid int) []any {
+	var sets []any
+	if pid >= 0 && len(q.groups) == 0 {
+		sets = []any{[]any{json0(pid)}}
+	}
+	for _, set := range q.sets {
+		s := []any{}
+		for _, g := range set {
+			s = append(s, json0(g))
+		}
+		if pid >= 0 {
+			s = append(s, json0(pid))
+		}
+		sets = append(sets, s)
+	}
+	return sets
+}
+
+// orderBy gives sel the analyst's ORDER BY (by output position).
+func orderBy(sel node, q *outerQuery) {
+	if len(q.orders) > 0 {
+		sel["modifiers"] = []any{node{"type": "ORDER_MODIFIER", "orders": anyList(q.orders)}}
+	}
 }
 
 func coalesce(children ...node) node {
