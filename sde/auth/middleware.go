@@ -82,19 +82,15 @@ func cookieScoped(r *http.Request) bool {
 	return strings.HasPrefix(r.URL.Path, "/api/") || r.URL.Path == LogoutPath
 }
 
-// sameOrigin refuses a cookie-authenticated request that changes something unless it comes from
-// this site's own pages: a browser sends the cookie with requests other sites make it send
-// (second security review, F5). Reads, downloads and sign-out that another site started are
-// refused too where the browser says so (Sec-Fetch-Site), since each is audited as the person's
-// own act (third review, web workbench F1, F4). Only the sign-in flow takes requests from other
-// sites: the identity provider sends the browser back to the callback. Bearer tokens are never
-// sent by a browser on its own, so they need no such check.
+// sameOrigin judges a request the session cookie speaks for (cookieScoped): one that changes
+// something must come from this site's own pages, as a browser sends the cookie with requests
+// other sites make it send (second security review, F5); and reads, downloads and sign-out that
+// another site started are refused where the browser says so (Sec-Fetch-Site), since each is
+// audited as the person's own act (third review, F1, F4). Bearer tokens are never sent by a
+// browser on its own, so they need no such check.
 func sameOrigin(r *http.Request) error {
 	forbidden := sde.Errorf(sde.EFORBIDDEN, "This request did not come from the SDE's own pages; reload the page and try again.")
-	signIn := r.URL.Path == LoginPath || r.URL.Path == CallbackPath
 	switch site := r.Header.Get("Sec-Fetch-Site"); {
-	case signIn:
-		return nil // guarded by its own sealed state cookie
 	case site == "cross-site" || site == "same-site":
 		return forbidden
 	case r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodOptions:
