@@ -1,9 +1,12 @@
 package store
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/opensde/sde/sde"
 )
@@ -108,5 +111,58 @@ func TestLedgerReadsRepeatsOnce(t *testing.T) {
 	}
 	if entries, err := st.Releases.Ledger(a1, "demo", "k1"); err != nil || len(entries) != 2 || string(entries[0]) != `{"query":{"sources":["patients"]}}` || string(entries[1]) != `{"query":{"sources":["patients"]},"rows":{"a":12}}` {
 		t.Fatalf("ledger after repeats = %s, %v", entries, err)
+	}
+}
+
+// TestLedgerMigrationCarriesDistinctReleases: a store written before the ledger table (schema
+// 6) keeps its differencing ledger on upgrade — each distinct released entry once, oldest first;
+// entries held for review, refused or without a key are not carried.
+func TestLedgerMigrationCarriesDistinctReleases(t *testing.T) {
+	st, c, dir := open(t)
+	ctx := context.Background()
+	if err := DevSeed(ctx, st); err != nil {
+		t.Fatal(err)
+	}
+	a1 := as(t, "analyst1")
+	for i, r := range []struct{ status, ledger, key string }{
+		{sde.ReleaseReleased, `{"n":1}`, "k1"},
+		{sde.ReleaseReleased, `{"n":2}`, "k1"},
+		{sde.ReleaseReleased, `{"n":1}`, "k1"},
+		{sde.ReleaseReview, `{"n":3}`, "k1"},
+		{sde.ReleaseRefused, `{"n":4}`, "k1"},
+		{sde.ReleaseReleased, `{"n":5}`, "k2"},
+		{sde.ReleaseReleased, `{"n":6}`, ""},
+	} {
+		c.Advance(time.Second)
+		if _, err := st.w.Exec("INSERT INTO releases (id, workspace_id, query_id, user_id, status, created_at, ledger, ledger_key) VALUES (?, 'demo', 'q', 'analyst1', ?, ?, ?, ?)",
+			fmt.Sprintf("rel-%d", i), r.status, ts(c.Now()), r.ledger, r.key); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := st.w.Exec("DROP TABLE ledger; PRAGMA user_version = 6"); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+	st, err := Open(ctx, dir, Options{Now: c.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for key, want := range map[string]string{"k1": `[{"n":1},{"n":2}]`, "k2": `[{"n":5}]`, "": `[]`} {
+		entries, err := st.Releases.Ledger(a1, "demo", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, _ := json.Marshal(entries); string(got) != want && !(want == `[]` && string(got) == "null") {
+			t.Errorf("ledger %q after the upgrade = %s, want %s", key, got, want)
+		}
+	}
+	// A release after the upgrade identical to a carried one is still read once more at most,
+	// and a new one is appended after them.
+	if err := st.Releases.Record(a1, &sde.Release{Workspace: "demo", QueryID: "q", Status: sde.ReleaseReleased, Ledger: json.RawMessage(`{"n":7}`), LedgerKey: "k1"}); err != nil {
+		t.Fatal(err)
+	}
+	if entries, _ := st.Releases.Ledger(a1, "demo", "k1"); len(entries) != 3 || string(entries[2]) != `{"n":7}` {
+		t.Errorf("ledger after a new release = %s", entries)
 	}
 }

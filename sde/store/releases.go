@@ -3,8 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"encoding/json"
+	"time"
 
 	"github.com/opensde/sde/sde"
 	"github.com/opensde/sde/sde/sqlrows"
@@ -22,20 +25,8 @@ func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
 	if err != nil {
 		return err
 	}
-	switch r.Status {
-	case sde.ReleaseReleased, sde.ReleaseReview, sde.ReleaseRefused:
-	default:
-		return sde.Errorf(sde.EINVALID, "A release's status is released, review or refused.")
-	}
-	var decision any
-	if len(bytes.TrimSpace(r.Decision)) > 0 {
-		if !json.Valid(r.Decision) {
-			return sde.Errorf(sde.EINVALID, "The decision record is not valid JSON.")
-		}
-		decision = string(r.Decision)
-	}
-	if r.ID == "" {
-		r.ID = sde.ReleaseID(newID("rel-"))
+	if err := checkRelease(r); err != nil {
+		return err
 	}
 	now := rs.s.Now()
 	return rs.s.write(ctx, func(tx *sql.Tx) error {
@@ -46,26 +37,69 @@ func (rs *ReleaseService) Record(ctx context.Context, r *sde.Release) error {
 		if err := access(p, rec, now, ""); err != nil {
 			return err
 		}
-		if dup, err := exists(ctx, tx, "SELECT 1 FROM releases WHERE id = ?", r.ID); err != nil {
-			return err
-		} else if dup {
-			return sde.Errorf(sde.ECONFLICT, "Release %s is already recorded.", r.ID)
-		}
-		r.User, r.CreatedAt = p.User, now
-		var ledger, held any
-		if len(r.Ledger) > 0 {
-			ledger = string(r.Ledger)
-		}
-		if len(r.Held) > 0 {
-			if r.Status != sde.ReleaseReview || !json.Valid(r.Held) {
-				return sde.Errorf(sde.EINVALID, "Only a result held for review is stored with its release.")
-			}
-			held = string(r.Held)
-		}
-		_, err = tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger, ledger_key, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-			r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger, r.LedgerKey, held)
-		return err
+		return insertRelease(ctx, tx, p, r, now)
 	})
+}
+
+// checkRelease validates a release before any transaction starts.
+func checkRelease(r *sde.Release) error {
+	switch r.Status {
+	case sde.ReleaseReleased, sde.ReleaseReview, sde.ReleaseRefused:
+	default:
+		return sde.Errorf(sde.EINVALID, "A release's status is released, review or refused.")
+	}
+	if len(bytes.TrimSpace(r.Decision)) > 0 && !json.Valid(r.Decision) {
+		return sde.Errorf(sde.EINVALID, "The decision record is not valid JSON.")
+	}
+	if len(r.Held) > 0 && (r.Status != sde.ReleaseReview || !json.Valid(r.Held)) {
+		return sde.Errorf(sde.EINVALID, "Only a result held for review is stored with its release.")
+	}
+	return nil
+}
+
+// insertRelease writes a checked release by p, whose access the transaction has confirmed; a
+// released table enters the differencing ledger in the same transaction.
+func insertRelease(ctx context.Context, tx *sql.Tx, p *sde.Principal, r *sde.Release, now time.Time) error {
+	if r.ID == "" {
+		r.ID = sde.ReleaseID(newID("rel-"))
+	}
+	if dup, err := exists(ctx, tx, "SELECT 1 FROM releases WHERE id = ?", r.ID); err != nil {
+		return err
+	} else if dup {
+		return sde.Errorf(sde.ECONFLICT, "Release %s is already recorded.", r.ID)
+	}
+	r.User, r.CreatedAt = p.User, now
+	var decision, ledger, held any
+	if len(bytes.TrimSpace(r.Decision)) > 0 {
+		decision = string(r.Decision)
+	}
+	if len(r.Ledger) > 0 {
+		ledger = string(r.Ledger)
+	}
+	if len(r.Held) > 0 {
+		held = string(r.Held)
+	}
+	if _, err := tx.ExecContext(ctx, "INSERT INTO releases (id, workspace_id, query_id, user_id, status, decision, created_at, ledger, ledger_key, held) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+		r.ID, r.Workspace, r.QueryID, r.User, r.Status, decision, ts(now), ledger, r.LedgerKey, held); err != nil {
+		return err
+	}
+	if r.Status != sde.ReleaseReleased {
+		return nil
+	}
+	return addToLedger(ctx, tx, r.Workspace, r.LedgerKey, string(r.Ledger), r.ID, now)
+}
+
+// addToLedger enters a released table into the workspace's differencing ledger unless the same
+// table was released under the same key before: a repeat (a dashboard refresh, a re-run) adds
+// nothing to compare with, so the ledger grows with what was released, not with how often.
+func addToLedger(ctx context.Context, tx *sql.Tx, ws sde.WorkspaceID, key, entry string, id sde.ReleaseID, now time.Time) error {
+	if key == "" || entry == "" {
+		return nil
+	}
+	sum := sha256.Sum256([]byte(entry))
+	_, err := tx.ExecContext(ctx, `INSERT INTO ledger (workspace_id, ledger_key, digest, entry, release_id, created_at) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (workspace_id, ledger_key, digest) DO NOTHING`, ws, key, hex.EncodeToString(sum[:]), entry, id, ts(now))
+	return err
 }
 
 // List returns a workspace's releases, oldest first, to those who may see the workspace.
@@ -115,9 +149,6 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 		if err := access(p, rec, rs.s.Now(), ""); err != nil {
 			return err
 		}
-		// The same query releasing the same table again (a dashboard refresh, a re-run) adds
-		// nothing to compare with: identical entries are read once, so the differencing check
-		// does not grow with repetition.
 		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 			var l string
 			if err := rows.Scan(&l); err != nil {
@@ -125,7 +156,7 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 			}
 			out = append(out, json.RawMessage(l))
 			return nil
-		}, "SELECT ledger FROM releases WHERE workspace_id = ? AND ledger_key = ? AND ledger IS NOT NULL AND status = 'released' GROUP BY ledger ORDER BY min(created_at), min(rowid)", ws, key)
+		}, "SELECT entry FROM ledger WHERE workspace_id = ? AND ledger_key = ? ORDER BY seq", ws, key)
 	})
 	return out, err
 }

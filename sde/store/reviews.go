@@ -98,7 +98,12 @@ func (rv *ReviewService) Decide(ctx context.Context, id sde.ReleaseID, verdict, 
 			}
 		case approvals >= reviewsNeeded:
 			it.Status = sde.ReleaseReleased
-			if _, err := tx.ExecContext(ctx, "UPDATE releases SET status = 'released' WHERE id = ?", id); err != nil {
+			var ws sde.WorkspaceID
+			var key, entry sql.NullString
+			if err := tx.QueryRowContext(ctx, "UPDATE releases SET status = 'released' WHERE id = ? RETURNING workspace_id, ledger_key, ledger", id).Scan(&ws, &key, &entry); err != nil {
+				return err
+			}
+			if err := addToLedger(ctx, tx, ws, key.String, entry.String, id, now); err != nil {
 				return err
 			}
 			// The requester's query now carries the released result.
