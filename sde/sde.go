@@ -2,6 +2,11 @@
 // error codes with user-safe messages, and the small interfaces the subpackages implement.
 package sde
 
+import (
+	"crypto/rand"
+	"encoding/hex"
+)
+
 // Distinct string types so the compiler catches mix-ups between kinds of name.
 type (
 	// OrgCode identifies an organisation that controls data (e.g. a GP federation or a trust).
@@ -15,3 +20,11 @@ type (
 	// UserID is the subject of an authenticated person.
 	UserID string
 )
+
+// NewID is a random identifier with a kind prefix ("q-", "rel-", ...): 64 random bits, so the
+// service can name a record before writing it (a query's result names its own release).
+func NewID(prefix string) string {
+	b := make([]byte, 8)
+	rand.Read(b)
+	return prefix + hex.EncodeToString(b)
+}

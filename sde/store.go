@@ -83,6 +83,9 @@ type WorkspaceService interface {
 	CanQuery(ctx context.Context, id WorkspaceID) error
 	// CanView is CanQuery for any member role (planners viewing dashboards).
 	CanView(ctx context.Context, id WorkspaceID) error
+	// Use is CanQuery (role analyst) or CanView (role "") and the workspace with its agreement,
+	// read together: what running a query needs before it starts.
+	Use(ctx context.Context, id WorkspaceID, role Role) (*Workspace, *Agreement, error)
 }
 
 // ReleaseService records the results that left a workspace.
@@ -100,8 +103,11 @@ type ReleaseService interface {
 type QueryService interface {
 	// Create records a new running query by the caller, who must be able to query the workspace.
 	Create(ctx context.Context, q *QueryRecord) error
-	// Finish records a query's outcome: its release and released result, or its error.
-	Finish(ctx context.Context, q *QueryRecord) error
+	// Finish records a query's outcome — its released result or its error — together with its
+	// release (nil when none was made), in one transaction. A query made by Create is updated; a
+	// query run while the caller waits is recorded now, finished, if the caller may still query
+	// the workspace.
+	Finish(ctx context.Context, q *QueryRecord, rel *Release) error
 	// Get returns one of the caller's queries (ENOTFOUND for anyone else's).
 	Get(ctx context.Context, id string) (*QueryRecord, error)
 	// List returns the caller's queries in a workspace, newest first, without their results.

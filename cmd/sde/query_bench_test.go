@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/opensde/sde/workspaces/activate"
+	"github.com/opensde/sde/workspaces/query"
 )
 
 // benchQueries are typical population-health questions, each with the "least work any safe
@@ -71,7 +72,7 @@ func BenchmarkQueryREST(b *testing.B) {
 			if st, body := c.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": benchQueries[0].sql}, ""); st != 200 {
 				b.Fatalf("warm-up query: %d %v", st, body)
 			}
-			_, dbPath, err := activate.Latest(filepath.Join(data, "workspaces"), "demo")
+			manifest, dbPath, err := activate.Latest(filepath.Join(data, "workspaces"), "demo")
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -81,6 +82,10 @@ func BenchmarkQueryREST(b *testing.B) {
 			}
 			defer raw.Close()
 			for _, q := range benchQueries {
+				aq, err := m.Query.Analyser.Analyse(context.Background(), q.sql, query.Schema(manifest))
+				if err != nil {
+					b.Fatal(err)
+				}
 				b.Run(q.name, func(b *testing.B) {
 					timeRaw := func(text string) time.Duration {
 						t := time.Now()
@@ -93,20 +98,29 @@ func BenchmarkQueryREST(b *testing.B) {
 						rows.Close()
 						return time.Since(t)
 					}
-					var rest, asWritten, withPersons time.Duration
+					// The REST runs and the raw runs are timed in separate loops: raw DuckDB
+					// runs inside this process, next to the server, and interleaved with it
+					// slowed the next REST call's worker by 1-3 ms (its threads and caches
+					// compete), which no deployment has.
+					var rest, asWritten, withPersons, rewritten time.Duration
 					for i := 0; i < b.N; i++ {
 						t := time.Now()
 						if st, body := c.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": q.sql}, ""); st != 200 {
 							b.Fatalf("%d %v", st, body)
 						}
 						rest += time.Since(t)
+					}
+					for i := 0; i < b.N; i++ {
 						asWritten += timeRaw(q.sql)
 						withPersons += timeRaw(q.persons)
+						rewritten += timeRaw(aq.Rewritten)
 					}
-					n := float64(b.N)
-					b.ReportMetric(float64(rest.Milliseconds())/n, "rest-ms/op")
-					b.ReportMetric(float64(asWritten.Milliseconds())/n, "raw-ms/op")
-					b.ReportMetric(float64(withPersons.Milliseconds())/n, "raw+persons-ms/op")
+					ms := func(d time.Duration) float64 { return d.Seconds() * 1000 / float64(b.N) }
+					b.ReportMetric(ms(rest), "rest-ms/op")
+					b.ReportMetric(ms(asWritten), "raw-ms/op")
+					b.ReportMetric(ms(withPersons), "raw+persons-ms/op")
+					// The rewritten SQL run raw separates the rewrite's cost from the path's.
+					b.ReportMetric(ms(rewritten), "raw-rewritten-ms/op")
 					b.ReportMetric(rest.Seconds()/asWritten.Seconds(), "x-raw")
 					b.ReportMetric(rest.Seconds()/withPersons.Seconds(), "x-raw+persons")
 				})

@@ -58,7 +58,7 @@ func (as *AgreementService) Create(ctx context.Context, a *sde.Agreement) error 
 		return sde.Errorf(sde.EFORBIDDEN, "Only a controller of a participating organisation may create an agreement.")
 	}
 	if a.ID == "" {
-		a.ID = sde.AgreementID(newID("agr-"))
+		a.ID = sde.AgreementID(sde.NewID("agr-"))
 	}
 	a.CreatedBy, a.CreatedAt = p.User, now
 	a.Signatures, a.RevokedAt, a.RevokedBy, a.RevokeReason = nil, nil, "", ""

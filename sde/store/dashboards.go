@@ -44,7 +44,7 @@ func (ds *DashboardService) Create(ctx context.Context, d *sde.Dashboard) error 
 		}
 	}
 	panels, _ := json.Marshal(d.Panels)
-	d.ID, d.CreatedBy, d.CreatedAt = newID("dash-"), p.User, ds.s.Now()
+	d.ID, d.CreatedBy, d.CreatedAt = sde.NewID("dash-"), p.User, ds.s.Now()
 	return ds.s.write(ctx, func(tx *sql.Tx) error {
 		rec, err := visible(ctx, tx, ds.s, p, d.Workspace)
 		if err != nil {

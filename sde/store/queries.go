@@ -27,7 +27,7 @@ func (qs *QueryService) Create(ctx context.Context, q *sde.QueryRecord) error {
 		return sde.Errorf(sde.ETOOLARGE, "The query is too long.")
 	}
 	if q.ID == "" {
-		q.ID = newID("q-")
+		q.ID = sde.NewID("q-")
 	}
 	now := qs.s.Now()
 	return qs.s.write(ctx, func(tx *sql.Tx) error {
@@ -45,14 +45,20 @@ func (qs *QueryService) Create(ctx context.Context, q *sde.QueryRecord) error {
 	})
 }
 
-// Finish records the outcome of one of the caller's running queries.
-func (qs *QueryService) Finish(ctx context.Context, q *sde.QueryRecord) error {
+// Finish records the outcome of one of the caller's queries with its release, in one
+// transaction: the release's access check (the workspace may have been suspended meanwhile)
+// and the query's record stand or fall together. A query never created (run while the caller
+// waits: one write instead of three) is inserted finished after the analyst check Create makes.
+func (qs *QueryService) Finish(ctx context.Context, q *sde.QueryRecord, rel *sde.Release) error {
 	p, err := caller(ctx)
 	if err != nil {
 		return err
 	}
 	if q.State != sde.QueryDone && q.State != sde.QueryFailed {
 		return sde.Errorf(sde.EINVALID, "A query finishes done or failed.")
+	}
+	if len(q.SQL) > maxSQL {
+		return sde.Errorf(sde.ETOOLARGE, "The query is too long.")
 	}
 	var result, code, msg, release any
 	if len(q.Result) > 0 {
@@ -67,18 +73,58 @@ func (qs *QueryService) Finish(ctx context.Context, q *sde.QueryRecord) error {
 	if q.Release != "" {
 		release = string(q.Release)
 	}
-	now := qs.s.Now()
-	return qs.s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE queries SET state = ?, release_id = ?, result = ?, error_code = ?, error_msg = ?, finished_at = ? WHERE id = ? AND user_id = ? AND state = 'running'",
-			q.State, release, result, code, msg, ts(now), q.ID, p.User)
-		if err != nil {
+	if rel != nil {
+		if err := checkRelease(rel); err != nil {
 			return err
 		}
-		if n, _ := res.RowsAffected(); n != 1 {
-			return sde.Errorf(sde.ENOTFOUND, "No running query %s.", q.ID)
+	}
+	now := qs.s.Now()
+	return qs.s.write(ctx, func(tx *sql.Tx) error {
+		var rec *wsRecord // the workspace, once its access rule has been checked
+		if q.CreatedAt.IsZero() {
+			if q.ID == "" {
+				q.ID = sde.NewID("q-")
+			}
+			if rec, err = visible(ctx, tx, qs.s, p, q.Workspace); err != nil {
+				return err
+			}
+			if err := access(p, rec, now, sde.RoleAnalyst); err != nil {
+				return err
+			}
+			q.User, q.CreatedAt = p.User, now
+			if _, err := tx.ExecContext(ctx, "INSERT INTO queries (id, workspace_id, user_id, sql, state, release_id, result, error_code, error_msg, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				q.ID, q.Workspace, q.User, q.SQL, q.State, release, result, code, msg, ts(now), ts(now)); err != nil {
+				return err
+			}
+		} else {
+			res, err := tx.ExecContext(ctx, "UPDATE queries SET state = ?, release_id = ?, result = ?, error_code = ?, error_msg = ?, finished_at = ? WHERE id = ? AND user_id = ? AND state = 'running'",
+				q.State, release, result, code, msg, ts(now), q.ID, p.User)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n != 1 {
+				return sde.Errorf(sde.ENOTFOUND, "No running query %s.", q.ID)
+			}
 		}
 		q.FinishedAt = &now
-		return nil
+		if rel == nil {
+			return nil
+		}
+		// The release is the query's, in the query's workspace, whatever the caller sent.
+		if rec == nil {
+			var ws sde.WorkspaceID
+			if err := tx.QueryRowContext(ctx, "SELECT workspace_id FROM queries WHERE id = ?", q.ID).Scan(&ws); err != nil {
+				return err
+			}
+			if rec, err = visible(ctx, tx, qs.s, p, ws); err != nil {
+				return err
+			}
+			if err := access(p, rec, now, ""); err != nil {
+				return err
+			}
+		}
+		rel.Workspace, rel.QueryID = rec.ws.ID, q.ID
+		return insertRelease(ctx, tx, p, rel, now)
 	})
 }
 

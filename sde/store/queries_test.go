@@ -32,15 +32,15 @@ func TestQueriesAreTheAnalystsOwn(t *testing.T) {
 		if _, err := st.Queries.Get(as(t, u), q.ID); code(err) != sde.ENOTFOUND {
 			t.Errorf("%s sees analyst1's query: %v", u, err)
 		}
-		if err := st.Queries.Finish(as(t, u), &sde.QueryRecord{ID: q.ID, State: sde.QueryFailed}); code(err) != sde.ENOTFOUND {
+		if err := st.Queries.Finish(as(t, u), &sde.QueryRecord{ID: q.ID, Workspace: "demo", State: sde.QueryFailed, CreatedAt: q.CreatedAt}, nil); code(err) != sde.ENOTFOUND {
 			t.Errorf("%s finished analyst1's query: %v", u, err)
 		}
 	}
 	q.State, q.Result, q.Release = sde.QueryDone, json.RawMessage(`{"rows":[]}`), "rel-1"
-	if err := st.Queries.Finish(a1, q); err != nil {
+	if err := st.Queries.Finish(a1, q, nil); err != nil {
 		t.Fatal(err)
 	}
-	if err := st.Queries.Finish(a1, q); code(err) != sde.ENOTFOUND {
+	if err := st.Queries.Finish(a1, q, nil); code(err) != sde.ENOTFOUND {
 		t.Errorf("finished twice: %v", err)
 	}
 	got, err := st.Queries.Get(a1, q.ID)
@@ -53,6 +53,57 @@ func TestQueriesAreTheAnalystsOwn(t *testing.T) {
 	}
 	if list, _ := st.Queries.List(as(t, "planner1"), "demo"); len(list) != 0 {
 		t.Errorf("planner1 lists %d of analyst1's queries", len(list))
+	}
+}
+
+// TestFinishRecordsAQueryWithItsRelease: a query run while the analyst waits is written once,
+// finished, with its release, in one transaction — and only for someone who may query the
+// workspace now; if the release cannot be recorded, neither is the query.
+func TestFinishRecordsAQueryWithItsRelease(t *testing.T) {
+	st, c := seeded(t)
+	a1 := as(t, "analyst1")
+	newQuery := func() *sde.QueryRecord {
+		return &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: "demo", SQL: "SELECT 1", State: sde.QueryDone, Result: json.RawMessage(`{"rows":[]}`)}
+	}
+	newRelease := func() *sde.Release {
+		return &sde.Release{ID: sde.ReleaseID(sde.NewID("rel-")), Workspace: "other", QueryID: "forged", Status: sde.ReleaseReleased, Decision: json.RawMessage(`{}`), Ledger: json.RawMessage(`{"n":1}`), LedgerKey: "k"}
+	}
+	q, r := newQuery(), newRelease()
+	q.Release = r.ID
+	if err := st.Queries.Finish(a1, q, r); err != nil {
+		t.Fatal(err)
+	}
+	got, err := st.Queries.Get(a1, q.ID)
+	if err != nil || got.State != sde.QueryDone || got.Release != r.ID || got.FinishedAt == nil || got.User != "analyst1" {
+		t.Fatalf("recorded query = %+v, %v", got, err)
+	}
+	if r.Workspace != "demo" || r.QueryID != q.ID {
+		t.Errorf("the release names workspace %q and query %q, not the query's", r.Workspace, r.QueryID)
+	}
+	if l, _ := st.Releases.Ledger(a1, "demo", "k"); len(l) != 1 {
+		t.Errorf("the release's ledger entry: %s", l)
+	}
+	// Nobody but an analyst member records a query, with or without a release.
+	for _, u := range []sde.UserID{"analyst2", "planner1", "controller-gp", "checker1", "admin"} {
+		if err := st.Queries.Finish(as(t, u), newQuery(), newRelease()); code(err) != sde.EFORBIDDEN && code(err) != sde.ENOTFOUND {
+			t.Errorf("%s recorded a query: %v", u, err)
+		}
+	}
+	if err := st.Queries.Finish(a1, &sde.QueryRecord{Workspace: "demo", SQL: strings.Repeat("x", maxSQL+1), State: sde.QueryFailed}, nil); code(err) != sde.ETOOLARGE {
+		t.Errorf("a query over the SQL limit: %v", err)
+	}
+	// Past the agreement's expiry the workspace is no longer usable: neither the query nor its
+	// release is recorded.
+	c.Advance(4 * 365 * day)
+	q2, r2 := newQuery(), newRelease()
+	if err := st.Queries.Finish(a1, q2, r2); code(err) != sde.EFORBIDDEN {
+		t.Fatalf("recorded in a workspace no longer usable: %v", err)
+	}
+	if _, err := st.Queries.Get(a1, q2.ID); code(err) != sde.ENOTFOUND {
+		t.Errorf("the query was recorded without its release: %v", err)
+	}
+	if rels, _ := st.Releases.List(as(t, "checker1"), "demo"); len(rels) != 1 {
+		t.Errorf("%d releases recorded, want 1", len(rels))
 	}
 }
 

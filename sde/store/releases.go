@@ -61,7 +61,7 @@ func checkRelease(r *sde.Release) error {
 // released table enters the differencing ledger in the same transaction.
 func insertRelease(ctx context.Context, tx *sql.Tx, p *sde.Principal, r *sde.Release, now time.Time) error {
 	if r.ID == "" {
-		r.ID = sde.ReleaseID(newID("rel-"))
+		r.ID = sde.ReleaseID(sde.NewID("rel-"))
 	}
 	if dup, err := exists(ctx, tx, "SELECT 1 FROM releases WHERE id = ?", r.ID); err != nil {
 		return err

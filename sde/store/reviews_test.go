@@ -11,17 +11,10 @@ import (
 func heldRelease(t *testing.T, st *Store) (*sde.QueryRecord, *sde.Release) {
 	t.Helper()
 	a1 := as(t, "analyst1")
-	q := &sde.QueryRecord{Workspace: DevWorkspace, SQL: "SELECT 1"}
-	if err := st.Queries.Create(a1, q); err != nil {
-		t.Fatal(err)
-	}
-	r := &sde.Release{Workspace: DevWorkspace, QueryID: q.ID, Status: sde.ReleaseReview, Decision: json.RawMessage(`{"status":"review"}`),
+	r := &sde.Release{ID: "rel-held", Status: sde.ReleaseReview, Decision: json.RawMessage(`{"status":"review"}`),
 		Held: json.RawMessage(`{"status":"review","message":"held","rows":[["F",10]]}`), Ledger: json.RawMessage(`{"query":{}}`), LedgerKey: "k"}
-	if err := st.Releases.Record(a1, r); err != nil {
-		t.Fatal(err)
-	}
-	q.State, q.Release, q.Result = sde.QueryDone, r.ID, json.RawMessage(`{"status":"review","rows":[]}`)
-	if err := st.Queries.Finish(a1, q); err != nil {
+	q := &sde.QueryRecord{Workspace: DevWorkspace, SQL: "SELECT 1", State: sde.QueryDone, Release: r.ID, Result: json.RawMessage(`{"status":"review","rows":[]}`)}
+	if err := st.Queries.Finish(a1, q, r); err != nil {
 		t.Fatal(err)
 	}
 	return q, r

@@ -12,10 +12,8 @@ package store
 
 import (
 	"context"
-	"crypto/rand"
 	"database/sql"
 	"embed"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -292,12 +290,6 @@ func toJSON(v any) string {
 		panic(err) // only our own plain types are marshalled
 	}
 	return string(b)
-}
-
-func newID(prefix string) string {
-	b := make([]byte, 8)
-	rand.Read(b)
-	return prefix + hex.EncodeToString(b)
 }
 
 // caller returns the authenticated principal or EUNAUTHORIZED.

@@ -92,6 +92,13 @@ func TestDevSeedIsIdempotentAndMatchesTheSpecs(t *testing.T) {
 	wantCode(t, "analyst1 queries demo", st.Workspaces.CanQuery(as(t, "analyst1"), DevWorkspace), "")
 	wantCode(t, "planner1 views demo", st.Workspaces.CanView(as(t, "planner1"), DevWorkspace), "")
 	wantCode(t, "planner1 queries demo", st.Workspaces.CanQuery(as(t, "planner1"), DevWorkspace), sde.EFORBIDDEN)
+	// Use is the same rule, returning what running a query needs.
+	if w, a, err := st.Workspaces.Use(as(t, "analyst1"), DevWorkspace, sde.RoleAnalyst); err != nil || w.ID != DevWorkspace || a.ID != w.Agreement || a.State != sde.AgreementInForce {
+		t.Fatalf("Use = %+v, %+v, %v", w, a, err)
+	}
+	if _, _, err := st.Workspaces.Use(as(t, "planner1"), DevWorkspace, sde.RoleAnalyst); code(err) != sde.EFORBIDDEN {
+		t.Errorf("planner1 uses demo as an analyst: %v", err)
+	}
 
 	// Long after, the memberships have lapsed; DevSeed on the next start re-confirms them.
 	c.Advance(45 * day)

@@ -796,17 +796,29 @@ func (svc *WorkspaceService) CanView(ctx context.Context, id sde.WorkspaceID) er
 }
 
 func (svc *WorkspaceService) can(ctx context.Context, id sde.WorkspaceID, role sde.Role) error {
+	_, _, err := svc.Use(ctx, id, role)
+	return err
+}
+
+// Use returns the workspace and its agreement to a caller who may use it now in role.
+func (svc *WorkspaceService) Use(ctx context.Context, id sde.WorkspaceID, role sde.Role) (*sde.Workspace, *sde.Agreement, error) {
 	p, err := caller(ctx)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	return svc.s.read(ctx, func(tx *sql.Tx) error {
-		rec, err := visible(ctx, tx, svc.s, p, id)
-		if err != nil {
+	var rec *wsRecord
+	now := svc.s.Now()
+	err = svc.s.read(ctx, func(tx *sql.Tx) error {
+		if rec, err = visible(ctx, tx, svc.s, p, id); err != nil {
 			return err
 		}
-		return access(p, rec, svc.s.Now(), role)
+		return access(p, rec, now, role)
 	})
+	if err != nil {
+		return nil, nil, err
+	}
+	rec.ag.State = rec.ag.StateAt(now)
+	return rec.ws, rec.ag, nil
 }
 
 // access is the one place the "may use this workspace now" rule lives.

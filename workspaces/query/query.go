@@ -77,56 +77,53 @@ type Column struct {
 }
 
 // Run runs one query for the caller and records it. Errors are *sde.Error; the query, refused or
-// not, is in the caller's history.
+// not, is in the caller's history — recorded once it has finished, with its release, in one
+// write.
 func (s *Service) Run(ctx context.Context, ws sde.WorkspaceID, text string) (*Result, error) {
-	w, rec, err := s.start(ctx, ws, text)
+	w, ag, err := s.Workspaces.Use(ctx, ws, sde.RoleAnalyst)
 	if err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, w, rec)
+	return s.finish(ctx, w, ag, &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: ws, SQL: text})
 }
 
 // Start records the query and runs it in the background, for long queries: the caller polls
 // the query record (sde.QueryService.Get) for its state and result.
 func (s *Service) Start(ctx context.Context, ws sde.WorkspaceID, text string) (*sde.QueryRecord, error) {
-	w, rec, err := s.start(ctx, ws, text)
+	w, ag, err := s.Workspaces.Use(ctx, ws, sde.RoleAnalyst)
 	if err != nil {
+		return nil, err
+	}
+	rec := &sde.QueryRecord{Workspace: ws, SQL: text}
+	if err := s.Queries.Create(ctx, rec); err != nil {
 		return nil, err
 	}
 	// The caller's identity stays with the work; its cancellation does not.
 	bg := context.WithoutCancel(ctx)
-	go s.finish(bg, w, rec)
+	go s.finish(bg, w, ag, rec)
 	return rec, nil
 }
 
-func (s *Service) start(ctx context.Context, ws sde.WorkspaceID, text string) (*sde.Workspace, *sde.QueryRecord, error) {
-	w, err := s.Workspaces.Get(ctx, ws)
-	if err != nil {
-		return nil, nil, err
-	}
-	rec := &sde.QueryRecord{Workspace: ws, SQL: text}
-	if err := s.Queries.Create(ctx, rec); err != nil {
-		return nil, nil, err
-	}
-	return w, rec, nil
-}
-
-func (s *Service) finish(ctx context.Context, w *sde.Workspace, rec *sde.QueryRecord) (*Result, error) {
-	res, err := s.run(ctx, w, rec.ID, rec.SQL)
+func (s *Service) finish(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, rec *sde.QueryRecord) (*Result, error) {
+	res, rel, err := s.run(ctx, w, ag, rec.ID, rec.SQL)
 	if err != nil {
 		rec.State, rec.Error = sde.QueryFailed, &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
 	} else {
 		rec.State, rec.Release = sde.QueryDone, res.Release
 		rec.Result, _ = json.Marshal(res)
 	}
-	// Recording the outcome must not depend on the caller still waiting.
-	if ferr := s.Queries.Finish(context.WithoutCancel(ctx), rec); ferr != nil && err == nil {
+	// Recording the outcome must not depend on the caller still waiting. Nothing is released
+	// unless its release is recorded.
+	if ferr := s.Queries.Finish(context.WithoutCancel(ctx), rec, rel); ferr != nil && err == nil {
 		return nil, ferr
 	}
 	return res, err
 }
 
-func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*Result, error) {
+// run runs one query and passes its result through disclosure control. The release it returns
+// (nil if the query failed before disclosure control decided) must be recorded before the
+// result is shown to anyone; an error with a release is a refused result.
+func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, id, text string) (*Result, *sde.Release, error) {
 	timings := map[string]float64{}
 	t0 := time.Now()
 	lap := func(phase string) {
@@ -134,51 +131,61 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		timings[phase] = float64(now.Sub(t0).Microseconds()) / 1000
 		t0 = now
 	}
-	ag, m, dbPath, err := s.database(ctx, w)
+	m, dbPath, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lap("database")
 	policy := s.Policy
 	if len(ag.Policy) > 0 {
 		override, err := disclosure.ParsePolicy(ag.Policy)
 		if err != nil {
-			return nil, sde.Wrap(err, sde.EINTERNAL, "The agreement's disclosure policy cannot be read.")
+			return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The agreement's disclosure policy cannot be read.")
 		}
 		policy = disclosure.Strictest(policy, override)
 	}
 	q, err := s.Analyser.Analyse(ctx, text, Schema(m))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lap("analyse")
-	rr, err := s.Workers.Query(ctx, w.ID, dbPath, q.Rewritten)
-	if err != nil {
-		return nil, err
+	// The ledger is read while the worker runs the query: neither needs the other.
+	key := q.Fingerprint.Key()
+	type ledgerRead struct {
+		entries []json.RawMessage
+		err     error
 	}
-	rec, err := collect(rr)
+	ledgerDone := make(chan ledgerRead, 1)
+	go func() {
+		entries, err := s.Releases.Ledger(ctx, w.ID, key)
+		ledgerDone <- ledgerRead{entries, err}
+	}()
+	rr, err := s.Workers.Query(ctx, w.ID, dbPath, q.Rewritten)
+	var rec arrow.RecordBatch
+	if err == nil {
+		rec, err = collect(rr)
+	}
+	read := <-ledgerDone
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	lap("worker")
 	defer rec.Release()
+	if read.err != nil {
+		return nil, nil, read.err
+	}
 	visible, stats, rowSets, err := q.Stats(rec)
 	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "The query's result did not have the expected shape; nothing was released.")
+		return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The query's result did not have the expected shape; nothing was released.")
 	}
 	defer visible.Release()
 	plan := q.Plan
 	plan.RowSets = rowSets
-	key := q.Fingerprint.Key()
-	entries, err := s.Releases.Ledger(ctx, w.ID, key)
-	if err != nil {
-		return nil, err
-	}
 	led := &ledger{}
-	for _, e := range entries {
+	for _, e := range read.entries {
 		var r disclosure.Release
 		if err := json.Unmarshal(e, &r); err != nil {
-			return nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
+			return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
 		}
 		led.entries = append(led.entries, r)
 	}
@@ -186,14 +193,15 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	if err != nil {
 		// Fail closed: an input the engine cannot vouch for releases nothing.
 		if errors.Is(err, disclosure.ErrInvalid) || errors.Is(err, disclosure.ErrPolicy) {
-			return nil, sde.Wrap(err, sde.EREFUSED, "Disclosure control could not check this result, so nothing was released.")
+			return nil, nil, sde.Wrap(err, sde.EREFUSED, "Disclosure control could not check this result, so nothing was released.")
 		}
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Disclosure control failed; nothing was released.")
+		return nil, nil, sde.Wrap(err, sde.EINTERNAL, "Disclosure control failed; nothing was released.")
 	}
 	defer out.Record.Release()
 	lap("disclose")
 
-	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status, Timings: timings}
+	rel := &sde.Release{ID: sde.ReleaseID(sde.NewID("rel-")), Workspace: w.ID, QueryID: id, LedgerKey: key}
+	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status, Release: rel.ID, Timings: timings}
 	for j, f := range out.Record.Schema().Fields() {
 		kind := string(disclosure.Measure)
 		if j < len(q.Plan.Columns) {
@@ -201,16 +209,14 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 		}
 		res.Columns = append(res.Columns, Column{Name: f.Name, Type: f.Type.String(), Kind: kind})
 	}
-	var ledgerEntry json.RawMessage
-	var held *Result
 	switch out.Decision.Status {
 	case disclosure.Pass:
 		res.Status, res.Rows, res.Totals = sde.ReleaseReleased, out.Values, out.Totals
-		ledgerEntry, _ = json.Marshal(out.Release)
+		rel.Ledger, _ = json.Marshal(out.Release)
 	case disclosure.Review:
 		res.Status = sde.ReleaseReview
-		ledgerEntry, _ = json.Marshal(out.Release) // counts only once the checkers release it
-		held = &Result{QueryID: id, Status: sde.ReleaseReview, Columns: res.Columns, Rows: out.Values, Cells: out.Status, Totals: out.Totals, Decision: out.Decision}
+		rel.Ledger, _ = json.Marshal(out.Release) // counts only once the checkers release it
+		rel.Held, _ = json.Marshal(&Result{QueryID: id, Status: sde.ReleaseReview, Columns: res.Columns, Rows: out.Values, Cells: out.Status, Totals: out.Totals, Decision: out.Decision})
 		res.Message = "The result needs review by two output checkers before it can be released; the decision record says why."
 	default:
 		res.Status = sde.ReleaseRefused
@@ -218,62 +224,37 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, id, text string) (*
 	if res.Status != sde.ReleaseReleased {
 		res.Cells = [][]string{}
 	}
-	decision, _ := json.Marshal(out.Decision)
-	rel := &sde.Release{Workspace: w.ID, QueryID: id, Status: res.Status, Decision: decision, Ledger: ledgerEntry, LedgerKey: key}
-	if held != nil {
-		rel.Held, _ = json.Marshal(held)
-	}
-	if err := s.Releases.Record(ctx, rel); err != nil {
-		return nil, err
-	}
-	lap("release")
-	res.Release = rel.ID
+	rel.Status = res.Status
+	rel.Decision, _ = json.Marshal(out.Decision)
 	if res.Status == sde.ReleaseRefused {
 		why := "it breaks the disclosure policy"
 		if len(out.Decision.Reasons) > 0 {
 			why = strings.Join(out.Decision.Reasons, "; ")
 		}
-		return nil, sde.Errorf(sde.EREFUSED, "The result cannot be released: %s.", strings.TrimSuffix(why, "."))
+		return nil, rel, sde.Errorf(sde.EREFUSED, "The result cannot be released: %s.", strings.TrimSuffix(why, "."))
 	}
-	return res, nil
-}
-
-// database is a workspace's agreement and its database (manifest and file), materialised for
-// the agreement's purpose if need be: the one way from a workspace to the data it may use.
-func (s *Service) database(ctx context.Context, w *sde.Workspace) (*sde.Agreement, *activate.Manifest, string, error) {
-	ag, err := s.Agreements.Get(ctx, w.Agreement)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	m, path, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
-	return ag, m, path, err
+	return res, rel, nil
 }
 
 // Manifest is what the schema browsers (REST and Flight SQL) list: the tables and columns of the
 // workspace's database, for a caller who may view the workspace now.
 func (s *Service) Manifest(ctx context.Context, ws sde.WorkspaceID) (*activate.Manifest, error) {
-	if err := s.Workspaces.CanView(ctx, ws); err != nil {
-		return nil, err
-	}
-	w, err := s.Workspaces.Get(ctx, ws)
+	w, ag, err := s.Workspaces.Use(ctx, ws, "")
 	if err != nil {
 		return nil, err
 	}
-	_, m, _, err := s.database(ctx, w)
+	m, _, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
 	return m, err
 }
 
 // CreateDashboard stores a dashboard after checking every panel's query with the analyser
 // (the creator must be an analyst member), then refreshes it once.
 func (s *Service) CreateDashboard(ctx context.Context, d *sde.Dashboard) (*sde.Dashboard, []sde.PanelResult, error) {
-	if err := s.Workspaces.CanQuery(ctx, d.Workspace); err != nil {
-		return nil, nil, err
-	}
-	w, err := s.Workspaces.Get(ctx, d.Workspace)
+	w, ag, err := s.Workspaces.Use(ctx, d.Workspace, sde.RoleAnalyst)
 	if err != nil {
 		return nil, nil, err
 	}
-	_, m, _, err := s.database(ctx, w)
+	m, _, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -292,21 +273,23 @@ func (s *Service) CreateDashboard(ctx context.Context, d *sde.Dashboard) (*sde.D
 // member, planners included: the queries are the dashboard's, fixed when an analyst created it.
 // Each panel's release is recorded and kept in the dashboard's history.
 func (s *Service) Refresh(ctx context.Context, ws sde.WorkspaceID, id string) (*sde.Dashboard, []sde.PanelResult, error) {
-	if err := s.Workspaces.CanView(ctx, ws); err != nil {
+	w, ag, err := s.Workspaces.Use(ctx, ws, "")
+	if err != nil {
 		return nil, nil, err
 	}
 	d, _, err := s.Dashboards.Get(ctx, ws, id)
 	if err != nil {
 		return nil, nil, err
 	}
-	w, err := s.Workspaces.Get(ctx, ws)
-	if err != nil {
-		return nil, nil, err
-	}
 	var results []sde.PanelResult
 	for i, p := range d.Panels {
 		pr := sde.PanelResult{Panel: i}
-		res, err := s.run(ctx, w, fmt.Sprintf("%s/%d/%d", id, i, time.Now().UnixNano()), p.SQL)
+		res, rel, err := s.run(ctx, w, ag, fmt.Sprintf("%s/%d/%d", id, i, time.Now().UnixNano()), p.SQL)
+		if rel != nil {
+			if rerr := s.Releases.Record(ctx, rel); rerr != nil {
+				res, err = nil, rerr
+			}
+		}
 		if err != nil {
 			pr.Error = &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
 		} else {

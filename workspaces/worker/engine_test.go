@@ -4,8 +4,11 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/opensde/sde/sde/sqlrows"
 )
@@ -74,5 +77,42 @@ func TestEngineSettings(t *testing.T) {
 	}
 	if strings.Join(names, ",") != "ws_engine" {
 		t.Errorf("databases = %v", names)
+	}
+}
+
+// TestEngineKeepsOnlySelectVerdicts: a text found to be one SELECT is not planned twice again;
+// refusals are never kept, and the kept verdicts are bounded.
+func TestEngineKeepsOnlySelectVerdicts(t *testing.T) {
+	ctx := context.Background()
+	e, err := openEngine(ctx, Options{DB: makeDB(t, "ws_verdicts"), Memory: "256MB", Threads: 1, Concurrency: 1}, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.close()
+	drain := func(rr array.RecordReader) error {
+		for rr.Next() {
+		}
+		return rr.Err()
+	}
+	for i := 0; i < 2; i++ {
+		for _, bad := range []string{"SELECT 1; SELECT 2", "SET threads = 1", "SELECT 1 /* ; */; DROP TABLE events"} {
+			if err := e.query(ctx, bad, drain); err == nil {
+				t.Errorf("round %d: %q ran", i, bad)
+			}
+		}
+		if err := e.query(ctx, "SELECT count(*) FROM events", drain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.selects) != 1 {
+		t.Errorf("%d verdicts kept, want 1 (the SELECT)", len(e.selects))
+	}
+	for i := 0; i <= maxSelects; i++ {
+		if err := e.query(ctx, fmt.Sprintf("SELECT %d", i), drain); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(e.selects) > maxSelects {
+		t.Errorf("%d verdicts kept, over the bound %d", len(e.selects), maxSelects)
 	}
 }

@@ -128,7 +128,11 @@ func TestWorkerRefuses(t *testing.T) {
 		{"conversion quotes data", "SELECT CAST(person_id AS INTEGER) FROM events", sde.EINVALID},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
+			// Twice: a verdict the worker keeps must never turn a refusal into a pass.
 			_, err := p.Query(context.Background(), "one", db, tc.sql)
+			if _, again := p.Query(context.Background(), "one", db, tc.sql); again == nil || sde.ErrorCode(again) != sde.ErrorCode(err) {
+				t.Errorf("the second time: %v (first %v)", again, err)
+			}
 			if err == nil {
 				t.Fatalf("ran")
 			}
