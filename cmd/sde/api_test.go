@@ -108,6 +108,23 @@ func TestAPIGovernanceFlow(t *testing.T) {
 		t.Errorf("demo workspace = %d %v", st, body["state"])
 	}
 
+	// The workspace's tables name the dataset versions they hold.
+	gpEventsVersion := func() any {
+		t.Helper()
+		st, body := analyst.do("GET", "/api/v1/workspaces/demo/tables", nil, "")
+		tables, _ := body["tables"].([]any)
+		for _, tb := range tables {
+			if tb := tb.(map[string]any); tb["dataset"] == "gp_events" {
+				return tb["version"]
+			}
+		}
+		t.Fatalf("tables = %d %v", st, body)
+		return nil
+	}
+	if v := gpEventsVersion(); v != 1.0 {
+		t.Errorf("gp_events in the workspace is version %v, want 1", v)
+	}
+
 	// The GP controller uploads a new version of patients; an analyst may not.
 	src := t.TempDir()
 	if _, err := synth.Generate(context.Background(), synth.Options{Seed: 3, People: 300, Out: src}); err != nil {
@@ -124,6 +141,11 @@ func TestAPIGovernanceFlow(t *testing.T) {
 	}
 	if rows := rep["rows"].(map[string]any); rows["quarantined"].(float64) == 0 || rep["source"].(map[string]any)["name"] != "extract.csv" {
 		t.Errorf("report = %v", rep)
+	}
+	// The workspace now holds the new version: its database was made again, not served from
+	// what was read before.
+	if v := gpEventsVersion(); v != 2.0 {
+		t.Errorf("after the upload gp_events in the workspace is version %v, want 2", v)
 	}
 	// Asynchronous upload: 202 and a job to poll.
 	st, body = gp.do("POST", "/api/v1/datasets/gp_events/versions", csvBytes, "text/csv")

@@ -110,21 +110,16 @@ func Open(ctx context.Context, dataDir string, opt Options) (*Store, error) {
 		}
 		return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	}
-	s.w, err = sql.Open("sqlite", dsn("_pragma", "journal_mode(WAL)", "_txlock", "immediate"))
-	if err != nil {
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot open the control-plane store.")
-	}
+	drv := &sqlite.Driver{}
+	s.w = sql.OpenDB(&stmtConnector{dsn: dsn("_pragma", "journal_mode(WAL)", "_txlock", "immediate"), drv: drv})
 	s.w.SetMaxOpenConns(1)
 	if err := s.migrate(ctx); err != nil {
 		s.w.Close()
 		return nil, err
 	}
-	s.r, err = sql.Open("sqlite", dsn("_pragma", "query_only(1)"))
-	if err != nil {
-		s.w.Close()
-		return nil, sde.Wrap(err, sde.EINTERNAL, "Cannot open the control-plane store.")
-	}
+	s.r = sql.OpenDB(&stmtConnector{dsn: dsn("_pragma", "query_only(1)"), drv: drv})
 	s.r.SetMaxOpenConns(4)
+	s.r.SetMaxIdleConns(4) // idle connections keep their compiled statements
 
 	s.Organisations = &OrganisationService{s}
 	s.People = &PersonService{s}

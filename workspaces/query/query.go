@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -80,11 +81,16 @@ type Column struct {
 // not, is in the caller's history — recorded once it has finished, with its release, in one
 // write.
 func (s *Service) Run(ctx context.Context, ws sde.WorkspaceID, text string) (*Result, error) {
+	t0 := time.Now()
 	w, ag, err := s.Workspaces.Use(ctx, ws, sde.RoleAnalyst)
 	if err != nil {
 		return nil, err
 	}
-	return s.finish(ctx, w, ag, &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: ws, SQL: text})
+	res, err := s.finish(ctx, w, ag, &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: ws, SQL: text})
+	if res != nil {
+		res.Timings["total"] = millis(time.Since(t0))
+	}
+	return res, err
 }
 
 // Start records the query and runs it in the background, for long queries: the caller polls
@@ -114,8 +120,12 @@ func (s *Service) finish(ctx context.Context, w *sde.Workspace, ag *sde.Agreemen
 	}
 	// Recording the outcome must not depend on the caller still waiting. Nothing is released
 	// unless its release is recorded.
+	t0 := time.Now()
 	if ferr := s.Queries.Finish(context.WithoutCancel(ctx), rec, rel); ferr != nil && err == nil {
 		return nil, ferr
+	}
+	if res != nil {
+		res.Timings["record"] = millis(time.Since(t0))
 	}
 	return res, err
 }
@@ -128,7 +138,7 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, 
 	t0 := time.Now()
 	lap := func(phase string) {
 		now := time.Now()
-		timings[phase] = float64(now.Sub(t0).Microseconds()) / 1000
+		timings[phase] = millis(now.Sub(t0))
 		t0 = now
 	}
 	m, dbPath, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
@@ -235,6 +245,9 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, 
 	}
 	return res, rel, nil
 }
+
+// millis is a duration in milliseconds to the microsecond, for Timings.
+func millis(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // Manifest is what the schema browsers (REST and Flight SQL) list: the tables and columns of the
 // workspace's database, for a caller who may view the workspace now.
@@ -388,6 +401,9 @@ type Databases struct {
 
 	mu    sync.Mutex
 	locks map[sde.WorkspaceID]*sync.Mutex
+	// newest holds each workspace's newest manifest, read once: a version never changes once
+	// published, and every query would otherwise read and parse it again.
+	newest map[sde.WorkspaceID]*activate.Manifest
 }
 
 // Database returns the workspace's current database, materialising it if needed.
@@ -405,7 +421,7 @@ func (d *Databases) Database(ctx context.Context, w *sde.Workspace, purpose stri
 	l.Lock()
 	defer l.Unlock()
 
-	m, path, err := activate.Latest(d.Dir, w.ID)
+	m, path, err := d.latest(w.ID)
 	if err == nil {
 		current, cerr := d.current(m, w, purpose)
 		if cerr != nil {
@@ -423,7 +439,33 @@ func (d *Databases) Database(ctx context.Context, w *sde.Workspace, purpose stri
 	}); err != nil {
 		return nil, "", err
 	}
-	return activate.Latest(d.Dir, w.ID)
+	return d.latest(w.ID)
+}
+
+// latest is activate.Latest with the manifest kept per version; the caller holds the
+// workspace's lock.
+func (d *Databases) latest(ws sde.WorkspaceID) (*activate.Manifest, string, error) {
+	vs, err := activate.Versions(d.Dir, ws)
+	if err != nil {
+		return nil, "", err
+	}
+	d.mu.Lock()
+	m := d.newest[ws]
+	d.mu.Unlock()
+	if m != nil && len(vs) > 0 && vs[len(vs)-1] == m.Version {
+		return m, filepath.Join(activate.VersionDir(d.Dir, ws, m.Version), activate.DatabaseFile), nil
+	}
+	m, path, err := activate.Latest(d.Dir, ws)
+	if err != nil {
+		return nil, "", err
+	}
+	d.mu.Lock()
+	if d.newest == nil {
+		d.newest = map[sde.WorkspaceID]*activate.Manifest{}
+	}
+	d.newest[ws] = m
+	d.mu.Unlock()
+	return m, path, nil
 }
 
 // current reports whether a materialised database still matches the workspace's approved datasets

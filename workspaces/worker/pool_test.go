@@ -221,7 +221,7 @@ func TestSandboxStatus(t *testing.T) {
 		t.Errorf("tcp connect: %q", sb.Probes["tcp connect 127.0.0.1"])
 	}
 	// Where /proc allows (as root), the environment is exactly the one variable the pool sets.
-	if env, err := os.ReadFile("/proc/" + strconv.Itoa(ws[0].PID) + "/environ"); err == nil && string(env) != "LC_ALL=C\x00" {
+	if env, err := os.ReadFile("/proc/" + strconv.Itoa(ws[0].PID) + "/environ"); err == nil && string(env) != "LC_ALL=C\x00GOMAXPROCS=1\x00" {
 		t.Errorf("worker environment = %q", env)
 	}
 }
