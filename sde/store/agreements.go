@@ -305,21 +305,21 @@ func (as *AgreementService) List(ctx context.Context) ([]*sde.Agreement, error) 
 	var out []*sde.Agreement
 	now := as.s.Now()
 	err := as.s.read(ctx, func(tx *sql.Tx) error {
-		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
-		if err != nil {
-			return err
-		}
-		for _, id := range ids {
-			a, err := loadAgreement(ctx, tx, sde.AgreementID(id))
-			if err != nil {
-				return err
-			}
-			a.State = a.StateAt(now)
-			out = append(out, a)
-		}
-		return nil
+		var err error
+		out, err = allAgreements(ctx, tx)
+		return err
 	})
+	for _, a := range out {
+		a.State = a.StateAt(now)
+	}
 	return out, err
+}
+
+// allAgreements loads every agreement, oldest first.
+func allAgreements(ctx context.Context, tx *sql.Tx) ([]*sde.Agreement, error) {
+	return loadEach(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id", func(id string) (*sde.Agreement, error) {
+		return loadAgreement(ctx, tx, sde.AgreementID(id))
+	})
 }
 
 // Sign records the caller's organisation's signature. The agreement comes into force with the

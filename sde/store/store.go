@@ -30,6 +30,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/opensde/sde/sde"
+	"github.com/opensde/sde/sde/sqlrows"
 )
 
 //go:embed migrations/*.sql
@@ -311,4 +312,21 @@ func exists(ctx context.Context, tx *sql.Tx, query string, args ...any) (bool, e
 		return false, nil
 	}
 	return err == nil, err
+}
+
+// loadEach loads the record of every id idQuery lists, in its order.
+func loadEach[T any](ctx context.Context, tx *sql.Tx, idQuery string, load func(id string) (T, error)) ([]T, error) {
+	ids, err := sqlrows.Strings(ctx, tx, idQuery)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]T, 0, len(ids))
+	for _, id := range ids {
+		v, err := load(id)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 
 	"github.com/opensde/sde/sde"
-	"github.com/opensde/sde/sde/sqlrows"
 )
 
 // TransparencyService implements sde.TransparencyService.
@@ -18,26 +17,20 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 	now := ts.s.Now()
 	t := &sde.Transparency{GeneratedAt: now, Organisations: []sde.Organisation{}, Agreements: []sde.PublicAgreement{}, Workspaces: []sde.PublicWorkspace{}}
 	err := ts.s.read(ctx, func(tx *sql.Tx) error {
-		codes, err := sqlrows.Strings(ctx, tx, "SELECT code FROM organisations ORDER BY code")
+		orgs, err := loadEach(ctx, tx, "SELECT code FROM organisations ORDER BY code", func(code string) (*sde.Organisation, error) {
+			return loadOrganisation(ctx, tx, sde.OrgCode(code))
+		})
 		if err != nil {
 			return err
 		}
-		for _, c := range codes {
-			o, err := loadOrganisation(ctx, tx, sde.OrgCode(c))
-			if err != nil {
-				return err
-			}
+		for _, o := range orgs {
 			t.Organisations = append(t.Organisations, *o)
 		}
-		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM agreements ORDER BY created_at, id")
+		ags, err := allAgreements(ctx, tx)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			a, err := loadAgreement(ctx, tx, sde.AgreementID(id))
-			if err != nil {
-				return err
-			}
+		for _, a := range ags {
 			// Drafts awaiting signatures are not yet anyone's commitment.
 			if len(a.Unsigned()) > 0 && a.RevokedAt == nil {
 				continue
@@ -49,15 +42,11 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 			}
 			t.Agreements = append(t.Agreements, pa)
 		}
-		wids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
+		recs, err := allWorkspaces(ctx, tx, ts.s)
 		if err != nil {
 			return err
 		}
-		for _, id := range wids {
-			rec, err := loadWorkspace(ctx, tx, ts.s, sde.WorkspaceID(id))
-			if err != nil {
-				return err
-			}
+		for _, rec := range recs {
 			ws := rec.ws
 			if ws.ActivateAt == nil {
 				continue // never approved: a request is not a use of data
@@ -66,7 +55,7 @@ func (ts *TransparencyService) Transparency(ctx context.Context) (*sde.Transpare
 			for _, d := range ws.Datasets {
 				pw.Datasets = append(pw.Datasets, d.Dataset)
 			}
-			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM releases WHERE workspace_id = ? AND status = 'released'", id).Scan(&pw.ReleasedOutputs); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM releases WHERE workspace_id = ? AND status = 'released'", ws.ID).Scan(&pw.ReleasedOutputs); err != nil {
 				return err
 			}
 			t.Workspaces = append(t.Workspaces, pw)

@@ -479,15 +479,11 @@ func (svc *WorkspaceService) List(ctx context.Context, f sde.WorkspaceFilter) ([
 	}
 	var out []*sde.Workspace
 	err = svc.s.read(ctx, func(tx *sql.Tx) error {
-		ids, err := sqlrows.Strings(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id")
+		recs, err := allWorkspaces(ctx, tx, svc.s)
 		if err != nil {
 			return err
 		}
-		for _, id := range ids {
-			rec, err := loadWorkspace(ctx, tx, svc.s, sde.WorkspaceID(id))
-			if err != nil {
-				return err
-			}
+		for _, rec := range recs {
 			ws := rec.ws
 			switch {
 			case !canSee(p, ws):
@@ -502,6 +498,13 @@ func (svc *WorkspaceService) List(ctx context.Context, f sde.WorkspaceFilter) ([
 		return nil
 	})
 	return out, err
+}
+
+// allWorkspaces loads every workspace, oldest first.
+func allWorkspaces(ctx context.Context, tx *sql.Tx, s *Store) ([]*wsRecord, error) {
+	return loadEach(ctx, tx, "SELECT id FROM workspaces ORDER BY created_at, id", func(id string) (*wsRecord, error) {
+		return loadWorkspace(ctx, tx, s, sde.WorkspaceID(id))
+	})
 }
 
 // History lists a workspace's events, oldest first.
