@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -82,6 +83,11 @@ func TestFinishRecordsAQueryWithItsRelease(t *testing.T) {
 	}
 	if l, _ := st.Releases.Ledger(a1, "demo", "k"); len(l) != 1 {
 		t.Errorf("the release's ledger entry: %s", l)
+	}
+	// The entry is kept once, in the ledger, not again with every release.
+	var copied sql.NullString
+	if err := st.r.QueryRow("SELECT ledger FROM releases WHERE id = ?", r.ID).Scan(&copied); err != nil || copied.Valid {
+		t.Errorf("the release row keeps its ledger entry too: %v %v", copied, err)
 	}
 	// Nobody but an analyst member records a query, with or without a release.
 	for _, u := range []sde.UserID{"analyst2", "planner1", "controller-gp", "checker1", "admin"} {

@@ -73,7 +73,9 @@ func insertRelease(ctx context.Context, tx *sql.Tx, p *sde.Principal, r *sde.Rel
 	if len(bytes.TrimSpace(r.Decision)) > 0 {
 		decision = string(r.Decision)
 	}
-	if len(r.Ledger) > 0 {
+	// A released table's entry lives in the ledger table (once, however often it is released);
+	// a held one waits on its release until the checkers decide.
+	if len(r.Ledger) > 0 && r.Status == sde.ReleaseReview {
 		ledger = string(r.Ledger)
 	}
 	if len(r.Held) > 0 {
