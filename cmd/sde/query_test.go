@@ -6,11 +6,15 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/opensde/sde/disclosure"
+	"github.com/opensde/sde/sde"
 )
 
 // TestQueryPath runs analyst SQL through REST: analyse, worker, disclosure, release.
@@ -345,4 +349,86 @@ func TestQueryCommand(t *testing.T) {
 	if code := run(context.Background(), []string{"query", "--url", url}, &out, &errb); code != 2 {
 		t.Errorf("no SQL: exit %d", code)
 	}
+}
+
+// TestConcurrentReleasesAreCompared: two results that differ by a few people, checked at the
+// same time, must not each pass against a ledger that lacks the other; whichever is released
+// second has the differing cells suppressed.
+func TestConcurrentReleasesAreCompared(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	// Each query waits a moment after reading the ledger, as a busy machine might: without the
+	// lock from that read to the release's record, both would pass against an empty ledger.
+	m.Query.Releases = slowLedger{ReleaseService: m.Query.Releases}
+	analyst := newClient(t, m, "analyst1")
+	for round, day := range []string{"1950-03-01", "1961-07-01"} {
+		queries := []string{
+			fmt.Sprintf("SELECT ethnic_group, sex, count(*) AS n FROM patients WHERE birth_month > DATE '%s' - INTERVAL 20 YEAR GROUP BY ethnic_group, sex", day),
+			fmt.Sprintf("SELECT ethnic_group, sex, count(*) AS n FROM patients WHERE birth_month > DATE '%s' - INTERVAL 20 YEAR AND birth_month <> DATE '%s' GROUP BY ethnic_group, sex", day, day),
+		}
+		cells := make([]string, len(queries))
+		var wg sync.WaitGroup
+		for i, q := range queries {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": q}, "")
+				if st != 200 {
+					t.Errorf("round %d query %d = %d %v", round, i, st, body)
+				}
+				cells[i] = toJSON(body["cells"])
+			}()
+		}
+		wg.Wait()
+		if !strings.Contains(cells[0], "suppressed:differencing") && !strings.Contains(cells[1], "suppressed:differencing") {
+			t.Errorf("round %d: both results were released whole although they differ by a few people:\n%s\n%s", round, cells[0], cells[1])
+		}
+	}
+}
+
+// TestAsyncQueryNeverStaysRunning: when a query's release cannot be recorded (here the
+// workspace is archived while the query runs), nothing is released and the query is recorded
+// as failed, not left "running" for the analyst to poll for ever.
+func TestAsyncQueryNeverStaysRunning(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	read := make(chan struct{}, 1)
+	m.Query.Releases = slowLedger{m.Query.Releases, read}
+	analyst := newClient(t, m, "analyst1")
+	st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries?async=true", map[string]any{"sql": "SELECT sex, count(*) AS n FROM patients GROUP BY sex"}, "")
+	if st != 202 || body["state"] != "running" {
+		t.Fatalf("async query = %d %v", st, body)
+	}
+	id := body["query_id"].(string)
+	<-read // disclosure control has its ledger; the release is not yet recorded
+	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/archive", map[string]any{"reason": "Project ended."}, ""); st != 200 {
+		t.Fatalf("archive = %d %v", st, body)
+	}
+	for i := 0; ; i++ {
+		st, body = analyst.do("GET", "/api/v1/workspaces/demo/queries/"+id, nil, "")
+		if body["state"] != "running" || i > 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if st != 200 || body["state"] != "failed" || body["result"] != nil {
+		t.Fatalf("query after the archive = %d %v", st, body)
+	}
+	if e, _ := body["error"].(map[string]any); e["code"] != sde.EFORBIDDEN {
+		t.Errorf("recorded error = %v", body["error"])
+	}
+}
+
+// slowLedger is the real release service with a pause after each ledger read, announced on
+// read if that is set.
+type slowLedger struct {
+	sde.ReleaseService
+	read chan<- struct{}
+}
+
+func (s slowLedger) Ledger(ctx context.Context, ws sde.WorkspaceID, key string) ([]json.RawMessage, error) {
+	entries, err := s.ReleaseService.Ledger(ctx, ws, key)
+	if s.read != nil {
+		s.read <- struct{}{}
+	}
+	time.Sleep(300 * time.Millisecond)
+	return entries, err
 }

@@ -70,62 +70,81 @@ func (qs *QueryService) Finish(ctx context.Context, q *sde.QueryRecord, rel *sde
 	if q.Error != nil {
 		code, msg = q.Error.Code, q.Error.Message
 	}
-	if q.Release != "" {
-		release = string(q.Release)
-	}
 	if rel != nil {
 		if err := checkRelease(rel); err != nil {
 			return err
 		}
+		if rel.ID == "" {
+			rel.ID = sde.ReleaseID(sde.NewID("rel-"))
+		}
+		q.Release = rel.ID // a refused result's release too
+	}
+	if q.Release != "" {
+		release = string(q.Release)
+	}
+	// The record changes only once the transaction commits, so a caller may retry a failed
+	// Finish as it was (a query never created is still inserted).
+	id, inserting := q.ID, q.CreatedAt.IsZero()
+	if id == "" {
+		id = sde.NewID("q-")
 	}
 	now := qs.s.Now()
-	return qs.s.write(ctx, func(tx *sql.Tx) error {
-		var rec *wsRecord // the workspace, once its access rule has been checked
-		if q.CreatedAt.IsZero() {
-			if q.ID == "" {
-				q.ID = sde.NewID("q-")
-			}
+	err = qs.s.write(ctx, func(tx *sql.Tx) error {
+		var rec *wsRecord
+		if inserting {
 			if rec, err = visible(ctx, tx, qs.s, p, q.Workspace); err != nil {
-				return err
-			}
-			if err := access(p, rec, now, sde.RoleAnalyst); err != nil {
-				return err
-			}
-			q.User, q.CreatedAt = p.User, now
-			if _, err := tx.ExecContext(ctx, "INSERT INTO queries (id, workspace_id, user_id, sql, state, release_id, result, error_code, error_msg, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-				q.ID, q.Workspace, q.User, q.SQL, q.State, release, result, code, msg, ts(now), ts(now)); err != nil {
 				return err
 			}
 		} else {
 			res, err := tx.ExecContext(ctx, "UPDATE queries SET state = ?, release_id = ?, result = ?, error_code = ?, error_msg = ?, finished_at = ? WHERE id = ? AND user_id = ? AND state = 'running'",
-				q.State, release, result, code, msg, ts(now), q.ID, p.User)
+				q.State, release, result, code, msg, ts(now), id, p.User)
 			if err != nil {
 				return err
 			}
 			if n, _ := res.RowsAffected(); n != 1 {
-				return sde.Errorf(sde.ENOTFOUND, "No running query %s.", q.ID)
+				return sde.Errorf(sde.ENOTFOUND, "No running query %s.", id)
 			}
-		}
-		q.FinishedAt = &now
-		if rel == nil {
-			return nil
-		}
-		// The release is the query's, in the query's workspace, whatever the caller sent.
-		if rec == nil {
+			if rel == nil {
+				return nil // a failure is recorded whatever has changed since
+			}
 			var ws sde.WorkspaceID
-			if err := tx.QueryRowContext(ctx, "SELECT workspace_id FROM queries WHERE id = ?", q.ID).Scan(&ws); err != nil {
+			if err := tx.QueryRowContext(ctx, "SELECT workspace_id FROM queries WHERE id = ?", id).Scan(&ws); err != nil {
 				return err
 			}
 			if rec, err = visible(ctx, tx, qs.s, p, ws); err != nil {
 				return err
 			}
-			if err := access(p, rec, now, ""); err != nil {
+		}
+		// Recording a query, or its release, takes an analyst who may query the workspace now.
+		if err := access(p, rec, now, sde.RoleAnalyst); err != nil {
+			return err
+		}
+		if inserting {
+			if _, err := tx.ExecContext(ctx, "INSERT INTO queries (id, workspace_id, user_id, sql, state, release_id, result, error_code, error_msg, created_at, finished_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+				id, rec.ws.ID, p.User, q.SQL, q.State, release, result, code, msg, ts(now), ts(now)); err != nil {
 				return err
 			}
 		}
-		rel.Workspace, rel.QueryID = rec.ws.ID, q.ID
-		return insertRelease(ctx, tx, p, rel, now)
+		if rel == nil {
+			return nil
+		}
+		// The release is the query's, in the query's workspace, whatever the caller sent.
+		r := *rel
+		r.Workspace, r.QueryID = rec.ws.ID, id
+		if err := insertRelease(ctx, tx, p, &r, now); err != nil {
+			return err
+		}
+		*rel = r
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	q.ID, q.FinishedAt = id, &now
+	if inserting {
+		q.User, q.CreatedAt = p.User, now
+	}
+	return nil
 }
 
 // Get returns one of the caller's own queries.

@@ -89,6 +89,33 @@ func TestFinishRecordsAQueryWithItsRelease(t *testing.T) {
 	if err := st.r.QueryRow("SELECT ledger FROM releases WHERE id = ?", r.ID).Scan(&copied); err != nil || copied.Valid {
 		t.Errorf("the release row keeps its ledger entry too: %v %v", copied, err)
 	}
+	// A Finish that fails (here: a release id already used) records nothing and changes nothing,
+	// so it can be retried as it was.
+	q3, dup := newQuery(), newRelease()
+	dup.ID = r.ID
+	if err := st.Queries.Finish(a1, q3, dup); code(err) != sde.ECONFLICT {
+		t.Fatalf("a duplicate release id: %v", err)
+	}
+	if _, err := st.Queries.Get(a1, q3.ID); code(err) != sde.ENOTFOUND || !q3.CreatedAt.IsZero() {
+		t.Fatalf("the query was recorded without its release (%v), or marked created", err)
+	}
+	dup.ID = ""
+	if err := st.Queries.Finish(a1, q3, dup); err != nil || q3.Release != dup.ID || dup.ID == "" {
+		t.Fatalf("retry = %v, query release %q, release %q", err, q3.Release, dup.ID)
+	}
+	// A query started earlier (Create) is finished with its release the same way.
+	q4 := &sde.QueryRecord{Workspace: "demo", SQL: "SELECT 2"}
+	if err := st.Queries.Create(a1, q4); err != nil {
+		t.Fatal(err)
+	}
+	q4.State, q4.Result = sde.QueryDone, json.RawMessage(`{"rows":[]}`)
+	r4 := newRelease()
+	if err := st.Queries.Finish(a1, q4, r4); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := st.Queries.Get(a1, q4.ID); err != nil || got.State != sde.QueryDone || got.Release != r4.ID || r4.QueryID != q4.ID || r4.Workspace != "demo" {
+		t.Fatalf("started query finished = %+v, %v; release %+v", got, err, r4)
+	}
 	// Nobody but an analyst member records a query, with or without a release.
 	for _, u := range []sde.UserID{"analyst2", "planner1", "controller-gp", "checker1", "admin"} {
 		if err := st.Queries.Finish(as(t, u), newQuery(), newRelease()); code(err) != sde.EFORBIDDEN && code(err) != sde.ENOTFOUND {
@@ -108,8 +135,8 @@ func TestFinishRecordsAQueryWithItsRelease(t *testing.T) {
 	if _, err := st.Queries.Get(a1, q2.ID); code(err) != sde.ENOTFOUND {
 		t.Errorf("the query was recorded without its release: %v", err)
 	}
-	if rels, _ := st.Releases.List(as(t, "checker1"), "demo"); len(rels) != 1 {
-		t.Errorf("%d releases recorded, want 1", len(rels))
+	if rels, _ := st.Releases.List(as(t, "checker1"), "demo"); len(rels) != 3 {
+		t.Errorf("%d releases recorded, want the 3 above", len(rels))
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -39,6 +40,8 @@ type Service struct {
 	Databases  *Databases
 	// Policy is the service's default disclosure policy; agreements may only tighten it.
 	Policy disclosure.Policy
+
+	ledgerLocks [ledgerStripes]sync.Mutex
 }
 
 // DefaultPolicy is the service's disclosure policy: the engine's default, and rows of groups
@@ -104,36 +107,58 @@ func (s *Service) Start(ctx context.Context, ws sde.WorkspaceID, text string) (*
 	if err := s.Queries.Create(ctx, rec); err != nil {
 		return nil, err
 	}
-	// The caller's identity stays with the work; its cancellation does not.
-	bg := context.WithoutCancel(ctx)
-	go s.finish(bg, w, ag, rec)
+	// The caller's identity stays with the work; its cancellation does not. The work has its
+	// own copy of the record: the caller is still encoding this one.
+	bg, work := context.WithoutCancel(ctx), *rec
+	go s.finish(bg, w, ag, &work)
 	return rec, nil
 }
 
+// finish runs the query and records its outcome with its release. Recording must not depend on
+// the caller still waiting, and nothing is released unless its release is recorded.
 func (s *Service) finish(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, rec *sde.QueryRecord) (*Result, error) {
-	res, rel, err := s.run(ctx, w, ag, rec.ID, rec.SQL)
-	if err != nil {
-		rec.State, rec.Error = sde.QueryFailed, &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
-	} else {
-		rec.State, rec.Release = sde.QueryDone, res.Release
-		rec.Result, _ = json.Marshal(res)
-	}
-	// Recording the outcome must not depend on the caller still waiting. Nothing is released
-	// unless its release is recorded.
-	t0 := time.Now()
-	if ferr := s.Queries.Finish(context.WithoutCancel(ctx), rec, rel); ferr != nil && err == nil {
-		return nil, ferr
-	}
-	if res != nil {
-		res.Timings["record"] = millis(time.Since(t0))
-	}
-	return res, err
+	return s.run(ctx, w, ag, rec.ID, rec.SQL, func(res *Result, rel *sde.Release, err error) (*Result, error) {
+		ctx := context.WithoutCancel(ctx)
+		t0 := time.Now()
+		done := *rec
+		if err != nil {
+			done.State, done.Error = sde.QueryFailed, &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
+		} else {
+			done.State, done.Release = sde.QueryDone, res.Release
+			done.Result, _ = json.Marshal(res)
+		}
+		ferr := s.Queries.Finish(ctx, &done, rel)
+		if ferr != nil && rel != nil {
+			// The release could not be recorded (the workspace was suspended meanwhile, the
+			// store is busy): nothing is released, and the query is recorded as failed for that
+			// reason, so its record never stays "running".
+			failed := *rec
+			failed.State, failed.Error = sde.QueryFailed, &sde.QueryError{Code: sde.ErrorCode(ferr), Message: sde.ErrorMessage(ferr)}
+			s.Queries.Finish(ctx, &failed, nil)
+		}
+		if ferr != nil {
+			if err == nil || rel != nil {
+				return nil, ferr
+			}
+			return nil, err
+		}
+		if res != nil {
+			res.Timings["record"] = millis(time.Since(t0))
+		}
+		return res, err
+	})
 }
 
-// run runs one query and passes its result through disclosure control. The release it returns
-// (nil if the query failed before disclosure control decided) must be recorded before the
-// result is shown to anyone; an error with a release is a refused result.
-func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, id, text string) (*Result, *sde.Release, error) {
+// record keeps a query's outcome: its result and release (nil if the query failed before
+// disclosure control decided; with an error, a refused result), and says what the caller gets.
+// Nothing may be shown to anyone unless record has kept its release.
+type record func(res *Result, rel *sde.Release, err error) (*Result, error)
+
+// run runs one query, passes its result through disclosure control and hands the outcome to
+// keep. From reading the differencing ledger until keep returns, no other release under the same
+// key is made in the workspace: two results that differ by a few people, checked at the same
+// time, would otherwise each pass against a ledger that lacks the other.
+func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, id, text string, keep record) (*Result, error) {
 	timings := map[string]float64{}
 	t0 := time.Now()
 	lap := func(phase string) {
@@ -143,46 +168,64 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, 
 	}
 	m, dbPath, err := s.Databases.Database(ctx, w, ag.PurposeCategory)
 	if err != nil {
-		return nil, nil, err
+		return keep(nil, nil, err)
 	}
 	lap("database")
 	policy := s.Policy
 	if len(ag.Policy) > 0 {
 		override, err := disclosure.ParsePolicy(ag.Policy)
 		if err != nil {
-			return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The agreement's disclosure policy cannot be read.")
+			return keep(nil, nil, sde.Wrap(err, sde.EINTERNAL, "The agreement's disclosure policy cannot be read."))
 		}
 		policy = disclosure.Strictest(policy, override)
 	}
 	q, err := s.Analyser.Analyse(ctx, text, Schema(m))
 	if err != nil {
-		return nil, nil, err
+		return keep(nil, nil, err)
 	}
 	lap("analyse")
-	// The ledger is read while the worker runs the query: neither needs the other.
-	key := q.Fingerprint.Key()
-	type ledgerRead struct {
-		entries []json.RawMessage
-		err     error
-	}
-	ledgerDone := make(chan ledgerRead, 1)
-	go func() {
-		entries, err := s.Releases.Ledger(ctx, w.ID, key)
-		ledgerDone <- ledgerRead{entries, err}
-	}()
 	rr, err := s.Workers.Query(ctx, w.ID, dbPath, q.Rewritten)
 	var rec arrow.RecordBatch
 	if err == nil {
 		rec, err = collect(rr)
 	}
-	read := <-ledgerDone
+	if err != nil {
+		return keep(nil, nil, err)
+	}
+	defer rec.Release()
+	lap("worker")
+	key := q.Fingerprint.Key()
+	defer s.lockLedger(w.ID, key)() // until keep has returned
+	res, rel, err := s.decide(ctx, w.ID, id, q, rec, policy, key)
+	lap("disclose")
+	if res != nil {
+		res.Timings = timings
+	}
+	return keep(res, rel, err)
+}
+
+// ledgerStripes bound the locks lockLedger holds: keys sharing a stripe wait for each other,
+// which only orders them.
+const ledgerStripes = 64
+
+// lockLedger keeps other releases under key in workspace ws from being made until the returned
+// function is called.
+func (s *Service) lockLedger(ws sde.WorkspaceID, key string) (unlock func()) {
+	h := fnv.New32a()
+	h.Write([]byte(ws))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	mu := &s.ledgerLocks[h.Sum32()%ledgerStripes]
+	mu.Lock()
+	return mu.Unlock
+}
+
+// decide passes a query's result through disclosure control against the workspace's ledger
+// under key, and returns what may be shown with the release that records it.
+func (s *Service) decide(ctx context.Context, ws sde.WorkspaceID, id string, q *analyse.Query, rec arrow.RecordBatch, policy disclosure.Policy, key string) (*Result, *sde.Release, error) {
+	entries, err := s.Releases.Ledger(ctx, ws, key)
 	if err != nil {
 		return nil, nil, err
-	}
-	lap("worker")
-	defer rec.Release()
-	if read.err != nil {
-		return nil, nil, read.err
 	}
 	visible, stats, rowSets, err := q.Stats(rec)
 	if err != nil {
@@ -192,7 +235,7 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, 
 	plan := q.Plan
 	plan.RowSets = rowSets
 	led := &ledger{}
-	for _, e := range read.entries {
+	for _, e := range entries {
 		var r disclosure.Release
 		if err := json.Unmarshal(e, &r); err != nil {
 			return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
@@ -208,10 +251,9 @@ func (s *Service) run(ctx context.Context, w *sde.Workspace, ag *sde.Agreement, 
 		return nil, nil, sde.Wrap(err, sde.EINTERNAL, "Disclosure control failed; nothing was released.")
 	}
 	defer out.Record.Release()
-	lap("disclose")
 
-	rel := &sde.Release{ID: sde.ReleaseID(sde.NewID("rel-")), Workspace: w.ID, QueryID: id, LedgerKey: key}
-	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status, Release: rel.ID, Timings: timings}
+	rel := &sde.Release{ID: sde.ReleaseID(sde.NewID("rel-")), Workspace: ws, QueryID: id, LedgerKey: key}
+	res := &Result{QueryID: id, Decision: out.Decision, Rows: [][]any{}, Cells: out.Status, Release: rel.ID}
 	for j, f := range out.Record.Schema().Fields() {
 		kind := string(disclosure.Measure)
 		if j < len(q.Plan.Columns) {
@@ -297,12 +339,15 @@ func (s *Service) Refresh(ctx context.Context, ws sde.WorkspaceID, id string) (*
 	var results []sde.PanelResult
 	for i, p := range d.Panels {
 		pr := sde.PanelResult{Panel: i}
-		res, rel, err := s.run(ctx, w, ag, fmt.Sprintf("%s/%d/%d", id, i, time.Now().UnixNano()), p.SQL)
-		if rel != nil {
-			if rerr := s.Releases.Record(ctx, rel); rerr != nil {
-				res, err = nil, rerr
+		res, err := s.run(ctx, w, ag, fmt.Sprintf("%s/%d/%d", id, i, time.Now().UnixNano()), p.SQL, func(res *Result, rel *sde.Release, err error) (*Result, error) {
+			if rel == nil {
+				return res, err
 			}
-		}
+			if rerr := s.Releases.Record(ctx, rel); rerr != nil {
+				return nil, rerr
+			}
+			return res, err
+		})
 		if err != nil {
 			pr.Error = &sde.QueryError{Code: sde.ErrorCode(err), Message: sde.ErrorMessage(err)}
 		} else {
