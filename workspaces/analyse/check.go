@@ -21,6 +21,7 @@ const (
 	annType   = "__sde_type"   // the column's DuckDB type, when known
 	annPerson = "__sde_person" // the column is a person column
 	annBase   = "__sde_base"   // the column holds a base table column's values, unchanged
+	annKind   = "__sde_kind"   // the column's kind of value: kindText, kindOther or "" (unknown)
 )
 
 type column struct {
@@ -32,6 +33,7 @@ type column struct {
 	nullable  bool   // may be NULL-extended by a LEFT JOIN inside a subquery
 	key       string // table-qualified name, e.g. "gp.region"
 	typ       string // DuckDB type, when known
+	kind      string // kindText, kindOther or "" (unknown); see kindOf
 }
 
 type relation struct {
@@ -205,7 +207,7 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 	rel := &relation{onePerPerson: t.OnePerPerson, linked: t.Linked || t.OnePerPerson}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
-		col := column{name: cn, key: lname + "." + cn, typ: c.Type, base: true}
+		col := column{name: cn, key: lname + "." + cn, typ: c.Type, kind: kindOfType(c.Type), base: true}
 		if cn == an.personC {
 			col.person = true
 			rel.readsPerson = true
@@ -546,6 +548,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 			n[annKey] = b.name + "." + col.name
 		}
 		n[annType] = col.typ
+		n[annKind] = col.kind
 		n[annPerson] = col.person
 		n[annBase] = col.base
 		info.person = col.person
@@ -558,13 +561,21 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		if err := one("left"); err != nil {
 			return info, err
 		}
-		return info, one("right")
+		if err := one("right"); err != nil {
+			return info, err
+		}
+		return info, mixedText(obj(n, "left"), obj(n, "right"))
 	case "CONJUNCTION":
 		return info, children("children")
 	case "OPERATOR":
 		switch str(n, "type") {
-		case "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "COMPARE_IN", "COMPARE_NOT_IN", "OPERATOR_COALESCE":
+		case "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "OPERATOR_COALESCE":
 			return info, children("children")
+		case "COMPARE_IN", "COMPARE_NOT_IN":
+			if err := children("children"); err != nil {
+				return info, err
+			}
+			return info, mixedText(nodes(n, "children")...)
 		case "GROUPING_FUNCTION":
 			return info, refusef("GROUPING() is not needed in the SELECT list: margin rows are identified for you.")
 		default:
@@ -599,7 +610,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 		}
-		return info, nil
+		return info, mixedText(obj(n, "input"), obj(n, "lower"), obj(n, "upper"))
 	case "FUNCTION":
 		return an.function(n, c)
 	case "SUBQUERY":
@@ -744,6 +755,9 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 		}
 		info.add(ci)
 	}
+	if comparingFuncs[name] {
+		return info, mixedText(nodes(n, "children")...)
+	}
 	return info, nil
 }
 
@@ -770,6 +784,10 @@ func (an *analysis) subqueryExpr(n node, c ectx) (einfo, error) {
 	}
 	if !(ci.person && rel.cols[0].person) && rel.readsPerson {
 		return info, refusef("This IN subquery reads person-level data but does not compare person_id with person_id. %s", how)
+	}
+	// The subquery's column stands in as a column of its kind: its values come from data too.
+	if err := mixedText(obj(n, "child"), node{"class": "COLUMN_REF", annKind: rel.cols[0].kind}); err != nil {
+		return info, err
 	}
 	info.add(ci)
 	return info, nil
@@ -947,7 +965,7 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if err := checkAlias(name); err != nil {
 			return nil, err
 		}
-		col := column{tainted: si.tainted}
+		col := column{tainted: si.tainted, kind: kindOf(s)}
 		if str(s, "class") == "COLUMN_REF" {
 			names := strings_(s, "column_names")
 			if name == "" {

@@ -24,6 +24,9 @@ var accepted = []string{
 	`SELECT count(*), sum(birth_year), count(DISTINCT person_id) FROM patients`,
 	`SELECT lsoa, region, round(avg(birth_year), 1) AS mean FROM patients WHERE birth_year > 1950 GROUP BY CUBE (lsoa, region) ORDER BY 1, 2`,
 	`SELECT region, count(*) FROM patients GROUP BY region`,
+	// Like compared with like, or constants converted once: not the implicit-cast oracle.
+	`SELECT region, count(*) FROM patients WHERE lsoa <> '12' AND birth_year <> '1950' AND TRY_CAST(region AS INTEGER) IS NULL GROUP BY region`,
+	`SELECT region, count(*) FROM patients WHERE lsoa IN ('L1', 'L2', 'L3') AND birth_year NOT IN (1, 2) AND nullif(region, 'R9') IS NOT NULL GROUP BY region`,
 	`SELECT count(*) FROM gp_events`,
 	`SELECT count(*) AS n, sum(units), avg(value) FROM gp_events WHERE code = 'nothing'`,
 	`SELECT sex, count(DISTINCT person_id) AS persons FROM gp_events JOIN patients USING (person_id) GROUP BY sex`,
