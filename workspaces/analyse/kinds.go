@@ -36,6 +36,10 @@ var (
 		"to_hours", "to_minutes", "to_seconds", "current_date", "today", "age")
 	// Functions whose result is one of their arguments.
 	choiceFuncs = setOf("coalesce", "ifnull", "greatest", "least", "nullif")
+	// Aggregates and window functions whose result is one of their first argument's values.
+	firstArgFuncs = setOf("min", "max", "any_value", "first", "arg_min", "arg_max", "min_by", "max_by",
+		"arg_min_null", "arg_max_null", "median", "quantile_disc", "lag", "lead", "first_value", "last_value",
+		"nth_value")
 	// Functions that compare their arguments as a comparison operator does.
 	comparingFuncs = setOf("nullif", "greatest", "least")
 )
@@ -70,9 +74,15 @@ func kindOf(n node) string {
 			vs = append(vs, obj(cc, "then_expr"))
 		}
 		return common(append(vs, obj(n, "else_expr")))
-	case "FUNCTION":
+	case "FUNCTION", "WINDOW":
 		name := strings.ToLower(str(n, "function_name"))
 		switch {
+		case firstArgFuncs[name]:
+			if ch := nodes(n, "children"); len(ch) > 0 {
+				return kindOf(ch[0])
+			}
+		case aggKinds[name] != "" || windowFuncs[name] || perPersonAggs[name]:
+			return kindOther // counts, sums, means, ranks, truth values
 		case textFuncs[name]:
 			return kindText
 		case otherFuncs[name]:

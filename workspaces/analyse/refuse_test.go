@@ -45,6 +45,9 @@ var refusals = []struct {
 	{"oracle", `WITH t AS (SELECT person_id, upper(region) AS r FROM patients) SELECT count(*) AS n FROM t WHERE r = 3`, "Compare like with like"},
 	{"oracle", `SELECT sex, count(*) AS n FROM (SELECT person_id, sex, lsoa AS l FROM patients) t WHERE l BETWEEN 1 AND 9 GROUP BY sex`, "Compare like with like"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE lsoa IN (SELECT imd_decile FROM lsoa_lookup) GROUP BY sex`, "Compare like with like"},
+	{"oracle", `WITH t AS (SELECT person_id, max(code) AS m FROM gp_events GROUP BY person_id) SELECT count(*) AS n FROM t WHERE m = 12`, "Compare like with like"},
+	{"oracle", `WITH t AS (SELECT person_id, arg_max(code, event_date) AS m FROM gp_events GROUP BY person_id) SELECT count(*) AS n FROM t WHERE m IN (1, 2)`, "Compare like with like"},
+	{"oracle", `WITH t AS (SELECT person_id, lag(code) OVER (PARTITION BY person_id ORDER BY event_date) AS prev FROM gp_events) SELECT count(*) AS n FROM t WHERE prev = 5`, "Compare like with like"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE birth_year IN (SELECT msoa FROM lsoa_lookup) GROUP BY sex`, "Compare like with like"},
 
 	// Reading files.
