@@ -274,6 +274,9 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 		if _, err := an.expr(cond, ectx{sc: both, env: e, clause: "a JOIN condition"}); err != nil {
 			return err
 		}
+		if err := condition(cond); err != nil {
+			return err
+		}
 		for _, c := range conjuncts(cond) {
 			if str(c, "class") == "COMPARISON" && str(c, "type") == "COMPARE_EQUAL" {
 				l, r := obj(c, "left"), obj(c, "right")
@@ -566,10 +569,18 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		}
 		return info, mixedText(obj(n, "left"), obj(n, "right"))
 	case "CONJUNCTION":
-		return info, children("children")
+		if err := children("children"); err != nil {
+			return info, err
+		}
+		return info, condition(nodes(n, "children")...)
 	case "OPERATOR":
 		switch str(n, "type") {
-		case "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "OPERATOR_COALESCE":
+		case "OPERATOR_NOT":
+			if err := children("children"); err != nil {
+				return info, err
+			}
+			return info, condition(nodes(n, "children")...)
+		case "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "OPERATOR_COALESCE":
 			return info, children("children")
 		case "COMPARE_IN", "COMPARE_NOT_IN":
 			if err := children("children"); err != nil {
@@ -589,6 +600,9 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 					return info, err
 				}
 				info.add(ci)
+			}
+			if err := condition(obj(cc, "when_expr")); err != nil {
+				return info, err
 			}
 		}
 		return info, one("else_expr")
@@ -650,6 +664,9 @@ func (an *analysis) window(n node, c ectx) (einfo, error) {
 	}
 	if boolean(n, "distinct") || len(list(n, "arg_orders")) > 0 {
 		return info, refusef("DISTINCT and ORDER BY inside window function arguments are not supported.")
+	}
+	if err := argRules(name, nodes(n, "children")); err != nil {
+		return info, err
 	}
 	inner := c
 	inner.window, inner.sub, inner.agg = false, false, false
@@ -739,6 +756,9 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 			if _, err := an.expr(f, fc); err != nil {
 				return info, err
 			}
+			if err := condition(f); err != nil {
+				return info, err
+			}
 		}
 		return info, nil
 	}
@@ -758,7 +778,7 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 	if comparingFuncs[name] {
 		return info, mixedText(nodes(n, "children")...)
 	}
-	return info, nil
+	return info, argRules(name, nodes(n, "children"))
 }
 
 // subqueryExpr allows only x IN (SELECT ...) filters that cannot carry one
@@ -907,6 +927,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if _, err := an.expr(w, ectx{sc: sc, env: e, sub: true, clause: "WHERE"}); err != nil {
 			return nil, err
 		}
+		if err := condition(w); err != nil {
+			return nil, err
+		}
 		an.filters = append(an.filters, conjuncts(w)...)
 	}
 	// Aggregation: GROUP BY, or an aggregate anywhere in the SELECT list.
@@ -939,6 +962,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		}
 		if h := obj(n, "having"); h != nil {
 			if _, err := an.expr(h, ectx{sc: sc, env: e, agg: true, clause: "HAVING"}); err != nil {
+				return nil, err
+			}
+			if err := condition(h); err != nil {
 				return nil, err
 			}
 		}
@@ -990,6 +1016,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if _, err := an.expr(qf, ectx{sc: sc, env: e, window: true, clause: "QUALIFY"}); err != nil {
 			return nil, err
 		}
+		if err := condition(qf); err != nil {
+			return nil, err
+		}
 		an.filters = append(an.filters, conjuncts(qf)...)
 	}
 	markDuplicates(rel)
@@ -1035,6 +1064,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.person = l.cols[i].person && r.cols[i].person
 		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
+		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
 		c.key = ""
 		rel.cols = append(rel.cols, c)
 	}

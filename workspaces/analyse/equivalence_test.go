@@ -25,7 +25,7 @@ var accepted = []string{
 	`SELECT lsoa, region, round(avg(birth_year), 1) AS mean FROM patients WHERE birth_year > 1950 GROUP BY CUBE (lsoa, region) ORDER BY 1, 2`,
 	`SELECT region, count(*) FROM patients GROUP BY region`,
 	// Like compared with like, or constants converted once: not the implicit-cast oracle.
-	`SELECT region, count(*) FROM patients WHERE lsoa <> '12' AND birth_year <> '1950' AND TRY_CAST(region AS INTEGER) IS NULL GROUP BY region`,
+	`SELECT region, count(*) FROM patients WHERE lsoa <> '12' AND birth_year <> 1950 AND TRY_CAST(region AS INTEGER) IS NULL GROUP BY region`,
 	`SELECT region, count(*) FROM patients WHERE lsoa IN ('L1', 'L2', 'L3') AND birth_year NOT IN (1, 2) AND nullif(region, 'R9') IS NOT NULL GROUP BY region`,
 	`SELECT count(*) FROM gp_events`,
 	`SELECT count(*) AS n, sum(units), avg(value) FROM gp_events WHERE code = 'nothing'`,

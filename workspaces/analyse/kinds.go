@@ -1,6 +1,9 @@
 package analyse
 
-import "strings"
+import (
+	"fmt"
+	"strings"
+)
 
 // Kinds of value, as far as the analyser can tell without binding: text, anything else, or
 // unknown (""). They serve one rule, mixedText.
@@ -33,7 +36,7 @@ var (
 		"date_diff", "datediff", "date_sub", "datesub", "date_add", "year", "month", "day", "quarter", "week",
 		"weekofyear", "dayofweek", "isodow", "dayofyear", "dayofmonth", "yearweek", "isoyear", "hour", "minute",
 		"second", "epoch", "last_day", "try_strptime", "to_years", "to_months", "to_days", "to_weeks",
-		"to_hours", "to_minutes", "to_seconds", "current_date", "today", "age")
+		"to_hours", "to_minutes", "to_seconds", "current_date", "today", "age", "like_escape", "ilike_escape")
 	// Functions whose result is one of their arguments.
 	choiceFuncs = setOf("coalesce", "ifnull", "greatest", "least", "nullif")
 	// Aggregates and window functions whose result is one of their first argument's values.
@@ -50,6 +53,9 @@ func kindOf(n node) string {
 	switch str(n, "class") {
 	case "COLUMN_REF":
 		k, _ := n[annKind].(string)
+		if names := strings_(n, "column_names"); k == "" && len(names) == 1 && sqlValueFunctions[strings.ToLower(names[0])] {
+			return kindOther // current_date and the like, bound as functions
+		}
 		return k
 	case "CONSTANT":
 		v := obj(n, "value")
@@ -123,21 +129,149 @@ func common(vs []node) string {
 // convert fails the query — only when a row reaches the comparison, so whether the query fails
 // says whether some row passed the filters before it: a yes/no answer about, say, one person,
 // with no threshold (security review F3, implicit form; explicit casts are refused already).
-// Text constants are converted once, whatever the data, and are fine.
+// Text constants too: DuckDB converts them only once a row arrives ('x' compared with an
+// integer column fails only if some row reaches it; adversarial probe).
 func mixedText(vs ...node) error {
-	var dataText, other node
+	var text, other node
 	for _, v := range vs {
 		switch kindOf(v) {
 		case kindText:
-			if containsColumn(v) {
-				dataText = v
-			}
+			text = v
 		case kindOther:
 			other = v
 		}
 	}
-	if dataText == nil || other == nil {
+	if text == nil || other == nil {
 		return nil
 	}
-	return refusef("This compares text with a value that is not text, so each text value would be converted as the query runs, and one that does not convert would make the query fail only when some row reaches it. Compare like with like: quote the value ('12'), or convert the text with TRY_CAST(x AS type).")
+	return refusef("This compares text with a value that is not text, so the text would be converted as the query runs, and a value that does not convert would make the query fail only when some row reaches it. Compare like with like: write numbers without quotes, dates as DATE '2024-01-31', text in quotes ('12'), or convert with TRY_CAST(x AS type).")
+}
+
+// guard wraps each computation in a rewritten query — scalar functions, operators and casts, the
+// outermost of each nest — in try(). An error on some row (an integer overflow, a date out of
+// range, a pattern or date part taken from the data, a constant that does not convert, which
+// DuckDB only converts once a row arrives) then gives NULL instead of failing the query, so
+// whether a query fails never depends on the rows it reads (adversarial probe, this session).
+// Comparisons and conjunctions are left bare, so filters still reach the scan; what they can
+// raise themselves (text converted for a comparison or as a truth value) the checks refuse.
+// Computations holding an aggregate, a window, a subquery or the rewrite's own columns are not
+// wrapped whole; their parts are. (The analyst's SELECT list repeats GROUP BY expressions
+// exactly, and both are wrapped alike, so they still match.)
+func guard(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		if guardable(v) {
+			alias := v["alias"]
+			v["alias"] = ""
+			t := fn("try", v)
+			t["alias"] = alias
+			return t
+		}
+		for k, x := range v {
+			v[k] = guard(x)
+		}
+	case []any:
+		for i, x := range v {
+			v[i] = guard(x)
+		}
+	}
+	return v
+}
+
+func guardable(n node) bool {
+	switch str(n, "class") {
+	case "FUNCTION":
+		if name := strings.ToLower(str(n, "function_name")); isAggregate(n) || name == "try" || name == "list" {
+			return false
+		}
+	case "CAST":
+	default:
+		return false
+	}
+	return !anyNode(n, func(c node) bool {
+		switch str(c, "class") {
+		case "WINDOW", "SUBQUERY":
+			return true
+		case "COLUMN_REF":
+			// The rewrite's own columns (__l1.__set, ...): its computations on them are safe by
+			// construction, and DuckDB cannot bind a grouped column inside try().
+			names := strings_(c, "column_names")
+			return len(names) > 0 && strings.HasPrefix(names[len(names)-1], "__")
+		case "OPERATOR":
+			return str(c, "type") == "GROUPING_FUNCTION"
+		case "FUNCTION":
+			return isAggregate(c) || strings.EqualFold(str(c, "function_name"), "list") // the rewrite's own
+		}
+		return false
+	}, nil)
+}
+
+// unionKind is the kind of a set operation's column: text if either side is, unknown if either
+// side is unknown.
+func unionKind(l, r string) string {
+	switch {
+	case l == kindText || r == kindText:
+		return kindText
+	case l == "" || r == "":
+		return ""
+	}
+	return kindOther
+}
+
+// condition refuses text used as a truth value (WHERE code, NOT code, CASE WHEN code): DuckDB
+// converts it row by row, and 'E11' does not convert.
+func condition(ns ...node) error {
+	for _, n := range ns {
+		if n != nil && kindOf(n) == kindText {
+			return refusef("A condition must be true or false, not text: compare the text with something (code = 'E11').")
+		}
+	}
+	return nil
+}
+
+// argRules refuses arguments that fail or run away on some rows whatever try() does: an escape
+// that is not one character, a window count that is not a positive number, a padding length the
+// data could make huge (a query that runs out of time only when a row reaches it is an oracle too).
+func argRules(name string, args []node) error {
+	switch name {
+	case "like_escape", "ilike_escape", "not_like_escape", "not_ilike_escape":
+		if len(args) == 3 {
+			if v, ok := constText(args[2]); !ok || len([]rune(v)) != 1 {
+				return refusef("ESCAPE takes one character, written as a constant (ESCAPE '\\').")
+			}
+		}
+	case "ntile":
+		if len(args) != 1 || !constIntIn(args[0], 1, 1_000_000) {
+			return refusef("ntile() takes a constant number of buckets, at least 1.")
+		}
+	case "lpad", "rpad":
+		if len(args) != 3 || !constIntIn(args[1], 0, 1000) {
+			return refusef("%s() takes a constant length of at most 1000.", name)
+		}
+		if v, ok := constText(args[2]); !ok || v == "" {
+			return refusef("%s() takes a constant, non-empty padding.", name)
+		}
+	}
+	return nil
+}
+
+// constText is the value of a text constant.
+func constText(n node) (string, bool) {
+	if str(n, "class") != "CONSTANT" || kindOf(n) != kindText {
+		return "", false
+	}
+	s, ok := obj(n, "value")["value"].(string)
+	return s, ok
+}
+
+// constIntIn reports whether n is an integer constant within [lo, hi].
+func constIntIn(n node, lo, hi int64) bool {
+	if str(n, "class") != "CONSTANT" {
+		return false
+	}
+	var v int64
+	if _, err := fmt.Sscan(fmt.Sprint(obj(n, "value")["value"]), &v); err != nil {
+		return false
+	}
+	return v >= lo && v <= hi
 }

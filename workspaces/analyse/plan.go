@@ -93,6 +93,9 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 		if wi.aggs > 0 {
 			return nil, refusef("Aggregate functions are not allowed in WHERE.")
 		}
+		if err := condition(w); err != nil {
+			return nil, err
+		}
 		an.filters = append(an.filters, conjuncts(w)...)
 	}
 	sel := nodes(root, "select_list")
