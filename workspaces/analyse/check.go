@@ -268,6 +268,11 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 			if left.bindings[li].rel.cols[lc].person && right.bindings[ri].rel.cols[rc].person {
 				ok = true
 			}
+			// USING compares the two columns as = does.
+			if err := mixedText(node{"class": "COLUMN_REF", annKind: left.bindings[li].rel.cols[lc].kind},
+				node{"class": "COLUMN_REF", annKind: right.bindings[ri].rel.cols[rc].kind}); err != nil {
+				return err
+			}
 			both.using[u] = li
 		}
 	} else if cond := obj(ref, "condition"); cond != nil {
