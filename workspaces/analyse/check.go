@@ -992,6 +992,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if err != nil {
 			return nil, err
 		}
+		if computesOnAggregate(s) {
+			return nil, refusef("Compute on aggregates in a further step (WITH t AS (SELECT person_id, max(units) AS m ... GROUP BY person_id) SELECT ... m * 2 ... FROM t): a computation that holds an aggregate cannot be kept from failing on some rows, and whether a query fails must not depend on the data.")
+		}
 		name := strings.ToLower(str(s, "alias"))
 		if err := checkAlias(name); err != nil {
 			return nil, err

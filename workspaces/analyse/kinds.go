@@ -275,3 +275,21 @@ func constIntIn(n node, lo, hi int64) bool {
 	}
 	return v >= lo && v <= hi
 }
+
+// computesOnAggregate reports whether a scalar function, operator or cast in n takes an
+// aggregate's result: guard cannot wrap it (DuckDB allows no aggregate inside try()), so
+// max(units) * 2147483647 could overflow for some persons only.
+func computesOnAggregate(n node) bool {
+	return anyNode(n, func(c node) bool {
+		switch str(c, "class") {
+		case "FUNCTION":
+			if isAggregate(c) {
+				return false
+			}
+		case "CAST":
+		default:
+			return false
+		}
+		return anyNode(c, func(d node) bool { return isAggregate(d) }, nil)
+	}, nil)
+}

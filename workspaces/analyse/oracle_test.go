@@ -26,7 +26,7 @@ func TestNoDataDependentErrors(t *testing.T) {
 		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND CAST('x' AS INTEGER) = 1 GROUP BY sex`,
 		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND CAST('2020-13-45' AS DATE) > event_date GROUP BY sex`,
 		`SELECT sex, count(*) FILTER (WHERE units * 1000000000 > units) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY sex`,
-		`WITH t AS (SELECT person_id, sum(units) * 1000000000 AS s FROM gp_events GROUP BY person_id) SELECT sex, count(*) AS n FROM t JOIN patients USING (person_id) WHERE ` + target + ` AND s > 1 GROUP BY sex`,
+		`WITH t AS (SELECT person_id, max(units) AS m FROM gp_events GROUP BY person_id), u AS (SELECT person_id, m * 2147483647 * 2147483647 AS s FROM t) SELECT sex, count(*) AS n FROM u JOIN patients USING (person_id) WHERE ` + target + ` AND s > 1 GROUP BY sex`,
 		`SELECT units * 1000000000 AS big, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY big`,
 	} {
 		q, err := an.Analyse(ctx, text, testSchema())

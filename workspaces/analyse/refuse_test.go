@@ -53,6 +53,7 @@ var refusals = []struct {
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE code = current_date GROUP BY code`, "Compare like with like"},
 	{"oracle", `WITH t AS (SELECT person_id, units AS c FROM gp_events UNION ALL SELECT person_id, code FROM gp_events) SELECT count(*) AS n FROM t WHERE c = 5`, "Compare like with like"},
 	{"oracle", `SELECT l.msoa, count(*) AS n FROM patients JOIN (SELECT imd_decile AS lsoa, msoa FROM lsoa_lookup) l USING (lsoa) GROUP BY l.msoa`, "Compare like with like"},
+	{"oracle", `WITH t AS (SELECT person_id, max(units) * 2147483647 * 2147483647 AS m FROM gp_events GROUP BY person_id) SELECT count(*) AS n FROM t WHERE m > 0`, "Compute on aggregates in a further step"},
 	// Text as a truth value is converted row by row too.
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE code GROUP BY code`, "true or false"},
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE units > 1 AND NOT code GROUP BY code`, "true or false"},
