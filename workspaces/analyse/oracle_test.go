@@ -52,3 +52,13 @@ func TestNoDataDependentErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestEveryAllowedFunctionHasAKind: a function added to the allow-list without a kind would be
+// "unknown" to mixedText and condition, and text compared through it would pass unnoticed.
+func TestEveryAllowedFunctionHasAKind(t *testing.T) {
+	for name := range scalarFuncs {
+		if !textFuncs[name] && !otherFuncs[name] && !choiceFuncs[name] && name != "if" {
+			t.Errorf("allowed function %s has no kind: add it to textFuncs or otherFuncs in kinds.go", name)
+		}
+	}
+}
