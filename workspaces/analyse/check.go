@@ -34,6 +34,7 @@ type column struct {
 	key       string // table-qualified name, e.g. "gp.region"
 	typ       string // DuckDB type, when known
 	kind      string // kindText, kindOther or "" (unknown); see kindOf
+	computed  bool   // an expression, not a column reference or a constant
 }
 
 type relation struct {
@@ -564,6 +565,12 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		info.tainted = col.tainted
 		return info, nil
 	case "CONSTANT":
+		if ti := obj(obj(obj(n, "value"), "type"), "type_info"); ti != nil {
+			var scale int
+			if _, err := fmt.Sscan(fmt.Sprint(ti["scale"]), &scale); err == nil && scale > maxConstScale {
+				return info, refusef("Write numbers with at most %d digits after the point: comparing a column with a longer one can fail for some rows only.", maxConstScale)
+			}
+		}
 		return info, nil
 	case "COMPARISON":
 		if err := one("left"); err != nil {
@@ -672,6 +679,11 @@ func (an *analysis) window(n node, c ectx) (einfo, error) {
 	}
 	if err := argRules(name, nodes(n, "children")); err != nil {
 		return info, err
+	}
+	for _, a := range nodes(n, "children") {
+		if c := str(a, "class"); c != "COLUMN_REF" && c != "CONSTANT" {
+			return info, refusef("Window functions take columns as they are (compute the value in a CTE first): a computation inside one cannot be kept from failing on some rows.")
+		}
 	}
 	inner := c
 	inner.window, inner.sub, inner.agg = false, false, false
@@ -809,6 +821,10 @@ func (an *analysis) subqueryExpr(n node, c ectx) (einfo, error) {
 	}
 	if !(ci.person && rel.cols[0].person) && rel.readsPerson {
 		return info, refusef("This IN subquery reads person-level data but does not compare person_id with person_id. %s", how)
+	}
+	// A computed value would be converted to the subquery column's type outside try().
+	if c := str(obj(n, "child"), "class"); c != "COLUMN_REF" {
+		return info, refusef("Compare a column, as it is, with an IN subquery (compute the value in a CTE first).")
 	}
 	// The subquery's column stands in as a column of its kind: its values come from data too.
 	if err := mixedText(obj(n, "child"), node{"class": "COLUMN_REF", annKind: rel.cols[0].kind}); err != nil {
@@ -993,13 +1009,13 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			return nil, err
 		}
 		if computesOnAggregate(s) {
-			return nil, refusef("Compute on aggregates in a further step (WITH t AS (SELECT person_id, max(units) AS m ... GROUP BY person_id) SELECT ... m * 2 ... FROM t): a computation that holds an aggregate cannot be kept from failing on some rows, and whether a query fails must not depend on the data.")
+			return nil, refusef("Compute on aggregates and window functions in a further step (WITH t AS (SELECT person_id, max(units) AS m ... GROUP BY person_id) SELECT ... m * 2 ... FROM t): a computation that holds one cannot be kept from failing on some rows, and whether a query fails must not depend on the data.")
 		}
 		name := strings.ToLower(str(s, "alias"))
 		if err := checkAlias(name); err != nil {
 			return nil, err
 		}
-		col := column{tainted: si.tainted, kind: kindOf(s)}
+		col := column{tainted: si.tainted, kind: kindOf(s), computed: str(s, "class") != "COLUMN_REF" && str(s, "class") != "CONSTANT"}
 		if str(s, "class") == "COLUMN_REF" {
 			names := strings_(s, "column_names")
 			if name == "" {
@@ -1073,6 +1089,9 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
+		if l.cols[i].computed || r.cols[i].computed {
+			return nil, refusef("UNION, EXCEPT and INTERSECT take columns and constants as they are (compute after them, in a further CTE): combining a computed value with another branch's type can fail for some rows.")
+		}
 		c.key = ""
 		rel.cols = append(rel.cols, c)
 	}

@@ -28,6 +28,12 @@ func TestNoDataDependentErrors(t *testing.T) {
 		`SELECT sex, count(*) FILTER (WHERE units * 1000000000 > units) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY sex`,
 		`WITH t AS (SELECT person_id, max(units) AS m FROM gp_events GROUP BY person_id), u AS (SELECT person_id, m * 2147483647 * 2147483647 AS s FROM t) SELECT sex, count(*) AS n FROM u JOIN patients USING (person_id) WHERE ` + target + ` AND s > 1 GROUP BY sex`,
 		`SELECT units * 1000000000 AS big, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY big`,
+		// Common-type conversions outside any function (second probe): a HUGEINT to DECIMAL in a
+		// comparison, IN or BETWEEN, a DATE past TIMESTAMP's range in a CASE.
+		`SELECT sex, count(*) AS n FROM patients WHERE ` + target + ` AND birth_year * 10000000000000000000000000000000000 = 1.5 GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM patients WHERE ` + target + ` AND birth_year * 10000000000000000000000000000000000 IN (1.5, 2) GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM patients WHERE ` + target + ` AND birth_year * 10000000000000000000000000000000000 BETWEEN 1.5 AND 2.5 GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE (CASE WHEN ` + target + ` THEN event_date + 200000000 ELSE TIMESTAMP '2020-01-01' END) IS NOT NULL GROUP BY sex`,
 	} {
 		q, err := an.Analyse(ctx, text, testSchema())
 		if err != nil {
