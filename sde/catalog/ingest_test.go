@@ -372,6 +372,7 @@ func TestSpecValidation(t *testing.T) {
 		{"bad type", func(s *Spec) { s.Columns[5].Type = "BLOB" }, "unsupported type"},
 		{"decimal scale above precision", func(s *Spec) { s.Columns[5].Type = "DECIMAL(2,9)" }, "unsupported type"},
 		{"decimal too wide", func(s *Spec) { s.Columns[5].Type = "DECIMAL(39,2)" }, "unsupported type"},
+		{"decimal wider than 18 digits", func(s *Spec) { s.Columns[5].Type = "DECIMAL(38,30)" }, "unsupported type"},
 		{"bad name", func(s *Spec) { s.Name = "GP Patients" }, "lower-case"},
 		{"reserved column", func(s *Spec) { s.Columns[4].Name = "person_id" }, "reserved"},
 		{"duplicate column", func(s *Spec) { s.Columns[4].Name = "postcode" }, "listed twice"},

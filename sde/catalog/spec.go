@@ -64,7 +64,7 @@ type Generalisation struct {
 // Column is one source column.
 type Column struct {
 	Name        string `json:"name"`
-	Type        string `json:"type"` // VARCHAR, BIGINT, INTEGER, DOUBLE, DECIMAL(p,s), DATE, TIMESTAMP, BOOLEAN
+	Type        string `json:"type"` // VARCHAR, BIGINT, INTEGER, DOUBLE, DECIMAL(p,s) with p ≤ 18, DATE, TIMESTAMP, BOOLEAN
 	Description string `json:"description,omitempty"`
 	Required    bool   `json:"required,omitempty"` // an empty value is a quarantine reason
 }
@@ -87,8 +87,16 @@ func SupportedType(t string) bool {
 	}
 	p, _ := strconv.Atoi(m[1])
 	sc, _ := strconv.Atoi(m[2])
-	return p >= 1 && p <= 38 && sc <= p // DuckDB's limits
+	// At most 18 digits: DuckDB compares a DECIMAL with another number in a common DECIMAL of at
+	// most 38 digits, converting each row's value, and a value too long for it fails the query
+	// only when that row arrives — an answer about the data (third error-oracle probe). With 18,
+	// any column or constant (BIGINT's 19 digits included) fits beside any other.
+	return p >= 1 && p <= MaxDecimalDigits && sc <= p
 }
+
+// MaxDecimalDigits is the widest DECIMAL a spec may declare; the query analyser holds constants
+// to the same bound.
+const MaxDecimalDigits = 18
 
 // OrgKinds are the kinds of controlling organisation.
 var OrgKinds = []string{"gp", "acute", "community", "mental_health", "local_authority", "vcse", "national"}

@@ -570,6 +570,10 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 			if _, err := fmt.Sscan(fmt.Sprint(ti["scale"]), &scale); err == nil && scale > maxConstScale {
 				return info, refusef("Write numbers with at most %d digits after the point: comparing a column with a longer one can fail for some rows only.", maxConstScale)
 			}
+			var width int
+			if _, err := fmt.Sscan(fmt.Sprint(ti["width"]), &width); err == nil && width > maxConstDigits {
+				return info, refusef("Write decimal numbers with at most %d digits: comparing a column with a longer one can fail for some rows only.", maxConstDigits)
+			}
 		}
 		return info, nil
 	case "COMPARISON":

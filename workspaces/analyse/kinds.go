@@ -364,6 +364,10 @@ func bareOperands(n node) bool {
 // DECIMAL(38,37), which fails for values of 10 and more — only when such a row arrives.
 const maxConstScale = 18
 
+// maxConstDigits bounds a decimal constant's digits in all, as specs bound columns'
+// (catalog.MaxDecimalDigits), so that any two fit one common DECIMAL.
+const maxConstDigits = 18
+
 // growsText reports whether n is a call that can make text much longer than its input.
 func growsText(n node) bool {
 	if str(n, "class") != "FUNCTION" {

@@ -55,6 +55,7 @@ var refusals = []struct {
 	{"oracle", `SELECT l.msoa, count(*) AS n FROM patients JOIN (SELECT imd_decile AS lsoa, msoa FROM lsoa_lookup) l USING (lsoa) GROUP BY l.msoa`, "Compare like with like"},
 	{"oracle", `WITH t AS (SELECT person_id, max(units) * 2147483647 * 2147483647 AS m FROM gp_events GROUP BY person_id) SELECT count(*) AS n FROM t WHERE m > 0`, "Compute on aggregates and window functions in a further step"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE birth_year = 1.0000000000000000000000000000000000001 GROUP BY sex`, "digits after the point"},
+	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE birth_year = 12345678901234567.123 GROUP BY sex`, "at most 18 digits"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE birth_year * 2 IN (SELECT imd_decile FROM lsoa_lookup) GROUP BY sex`, "Compare a column, as it is"},
 	{"oracle", `WITH t AS (SELECT person_id, row_number() OVER (PARTITION BY person_id ORDER BY event_date) * 9223372036854775807 AS x FROM gp_events) SELECT count(*) AS n FROM t WHERE x > 0`, "window functions in a further step"},
 	{"oracle", `WITH t AS (SELECT person_id, sum(units * 2) OVER (PARTITION BY person_id) AS x FROM gp_events) SELECT count(*) AS n FROM t WHERE x > 0`, "Window functions take columns as they are"},
