@@ -1093,6 +1093,9 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
+		if err := mixedText(node{"class": "COLUMN_REF", annKind: l.cols[i].kind}, node{"class": "COLUMN_REF", annKind: r.cols[i].kind}); err != nil {
+			return nil, err
+		}
 		if l.cols[i].computed || r.cols[i].computed {
 			return nil, refusef("UNION, EXCEPT and INTERSECT take columns and constants as they are (compute after them, in a further CTE): combining a computed value with another branch's type can fail for some rows.")
 		}

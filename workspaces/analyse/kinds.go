@@ -9,7 +9,10 @@ import (
 // unknown (""). They serve one rule, mixedText.
 const (
 	kindText  = "text"
-	kindOther = "other"
+	kindOther = "other" // not text; a number, or not known more closely
+	kindBool  = "bool"
+	kindDate  = "date"
+	kindTime  = "timestamp"
 )
 
 // kindOfType is the kind of a DuckDB type name.
@@ -20,6 +23,12 @@ func kindOfType(t string) string {
 		return ""
 	case t == "VARCHAR" || strings.HasPrefix(t, "VARCHAR(") || t == "TEXT" || t == "STRING" || t == "CHAR" || t == "BPCHAR":
 		return kindText
+	case t == "BOOLEAN" || t == "BOOL":
+		return kindBool
+	case t == "DATE":
+		return kindDate
+	case strings.HasPrefix(t, "TIMESTAMP"):
+		return kindTime
 	}
 	return kindOther
 }
@@ -66,13 +75,13 @@ func kindOf(n node) string {
 	case "CAST":
 		return kindOfType(str(obj(n, "cast_type"), "id"))
 	case "COMPARISON", "CONJUNCTION", "BETWEEN":
-		return kindOther
+		return kindBool
 	case "OPERATOR":
 		switch str(n, "type") {
 		case "OPERATOR_COALESCE":
 			return common(nodes(n, "children"))
 		case "OPERATOR_NOT", "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "COMPARE_IN", "COMPARE_NOT_IN":
-			return kindOther
+			return kindBool
 		}
 	case "CASE":
 		var vs []node
@@ -132,14 +141,29 @@ func common(vs []node) string {
 // Text constants too: DuckDB converts them only once a row arrives ('x' compared with an
 // integer column fails only if some row reaches it; adversarial probe).
 func mixedText(vs ...node) error {
-	var text, other node
+	var text, other, boolean, dateData, timestamp node
 	for _, v := range vs {
 		switch kindOf(v) {
 		case kindText:
 			text = v
 		case kindOther:
 			other = v
+		case kindBool:
+			other, boolean = v, v
+		case kindDate:
+			other = v
+			if containsColumn(v) {
+				dateData = v
+			}
+		case kindTime:
+			other, timestamp = v, v
 		}
+	}
+	// A truth value compared with a date cannot be converted at all, and a DATE from the data
+	// compared with a TIMESTAMP is converted row by row, which fails for dates beyond the
+	// TIMESTAMP range (fourth probe).
+	if boolean != nil && (dateData != nil || timestamp != nil) || dateData != nil && timestamp != nil {
+		return refusef("This compares a date with a timestamp or a truth value, which converts the data row by row; a value that does not convert would make the query fail only when some row reaches it. Compare like with like: CAST the timestamp to DATE with TRY_CAST, or compare with a DATE constant.")
 	}
 	if text == nil || other == nil {
 		return nil
@@ -230,6 +254,8 @@ func unionKind(l, r string) string {
 		return kindText
 	case l == "" || r == "":
 		return ""
+	case l == r:
+		return l
 	}
 	return kindOther
 }

@@ -62,6 +62,10 @@ var refusals = []struct {
 	{"oracle", `WITH t AS (SELECT person_id, units * 1000000000 AS d FROM gp_events UNION ALL SELECT person_id, 1.5 FROM gp_events) SELECT count(*) AS n FROM t WHERE d > 0`, "UNION, EXCEPT and INTERSECT take columns"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE length(replace(replace(region, 'o', 'oooooooooo'), 'o', 'oooooooooo')) > 0 GROUP BY sex`, "another replace"},
 	{"oracle", `SELECT sex, count(*) AS n FROM patients WHERE length(replace(region, 'o', region)) > 0 GROUP BY sex`, "constant replacement"},
+	// Dates beyond the TIMESTAMP range, truth values with dates (fourth probe).
+	{"oracle", `SELECT admit_date, count(*) AS n FROM admissions WHERE admit_date = TIMESTAMP '2020-01-01 10:00:00' GROUP BY admit_date`, "date with a timestamp"},
+	{"oracle", `WITH t AS (SELECT person_id, admit_date AS d FROM admissions UNION ALL SELECT person_id, TIMESTAMP '2020-01-01 00:00:00' FROM admissions) SELECT count(*) AS n FROM t WHERE d IS NOT NULL`, "date with a timestamp"},
+	{"oracle", `SELECT kind, count(*) AS n FROM admissions WHERE (admit_date > DATE '2020-01-01') = admit_date GROUP BY kind`, "date with a timestamp or a truth value"},
 	// Text as a truth value is converted row by row too.
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE code GROUP BY code`, "true or false"},
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE units > 1 AND NOT code GROUP BY code`, "true or false"},
