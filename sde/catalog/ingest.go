@@ -699,6 +699,14 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 		if c.Type != "VARCHAR" {
 			reasons = append(reasons, "CASE WHEN "+present+" AND "+typed+" IS NULL THEN "+duck.String(c.Name+": not a valid "+typeNoun(c.Type))+" END")
 		}
+		// Values at the types' far edges are quarantined: computations on them fail only for
+		// the rows holding them (a DATE beyond TIMESTAMP's range, STDDEV of infinity), so a
+		// query's failing would say that such a row exists; and no health or care record holds
+		// them. The checked value is NULL for them, so nothing computed from it fails either.
+		if edge := edgeCheck(c.Type, typed); edge != "" {
+			reasons = append(reasons, "CASE WHEN "+typed+" IS NOT NULL AND NOT ("+edge+") THEN "+duck.String(c.Name+": "+edgeNoun(c.Type))+" END")
+			typed = "CASE WHEN " + edge + " THEN " + typed + " END"
+		}
 		if c.Required {
 			reasons = append(reasons, "CASE WHEN NOT "+present+" THEN "+duck.String(c.Name+": missing")+" END")
 		}
@@ -741,6 +749,24 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 		reasons = append(reasons, "NULL")
 	}
 	return exprs, reasons, cols
+}
+
+// edgeCheck is the condition a typed value must meet beyond being valid, or "".
+func edgeCheck(typ, typed string) string {
+	switch typ {
+	case "DOUBLE":
+		return "isfinite(" + typed + ")"
+	case "DATE", "TIMESTAMP":
+		return "year(" + typed + ") BETWEEN 1800 AND 2200"
+	}
+	return ""
+}
+
+func edgeNoun(typ string) string {
+	if typ == "DOUBLE" {
+		return "not a finite number"
+	}
+	return "outside the years 1800-2200"
 }
 
 // present is true when a source value is neither NULL nor empty.

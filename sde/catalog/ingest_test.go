@@ -459,3 +459,41 @@ func TestErrorsNeverQuoteSourceData(t *testing.T) {
 		}
 	}
 }
+
+// TestIngestQuarantinesEdgeValues: dates far outside living memory and infinite or NaN numbers
+// are quarantined, and do not fail the ingest: computations on them fail only for the rows
+// holding them, which would let a query's failing say that such a row exists.
+func TestIngestQuarantinesEdgeValues(t *testing.T) {
+	data, src := t.TempDir(), t.TempDir()
+	cat, err := Open(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	spec := strings.Replace(testSpec, `{"name": "imd_decile", "type": "INTEGER"}`, `{"name": "imd_decile", "type": "INTEGER"}, {"name": "score", "type": "DOUBLE"}`, 1)
+	csv := `nhs_number,family_name,date_of_birth,postcode,lsoa,imd_decile,score
+9434765919,Smith,1950-03-14,LS1 4AP,E01000001,3,1.5
+9434765870,Jones,5881580-07-10,LS6 2QT,E01000002,7,2
+9990000018,Patel,1970-02-01,LS7 1AB,E01000004,5,inf
+4010232137,Evans,1975-07-07,LS8 1AB,E01000006,9,nan
+`
+	rep, err := cat.Ingest(context.Background(), IngestOptions{
+		Spec: mustSpec(t, spec), Path: writeFile(t, src, "patients.csv", csv),
+		Pseudonymiser: keyring(t), MemoryLimit: "1GB", ReferenceDate: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC),
+	})
+	if err != nil {
+		t.Fatalf("ingest: %v", err)
+	}
+	want := []QuarantinedRow{
+		{2, "date_of_birth: outside the years 1800-2200"},
+		{3, "score: not a finite number"},
+		{4, "score: not a finite number"},
+	}
+	if len(rep.Quarantined) != len(want) {
+		t.Fatalf("quarantined = %+v, want %+v", rep.Quarantined, want)
+	}
+	for i := range want {
+		if rep.Quarantined[i] != want[i] {
+			t.Errorf("quarantined[%d] = %+v, want %+v", i, rep.Quarantined[i], want[i])
+		}
+	}
+}
