@@ -270,7 +270,7 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 				ok = true
 			}
 			// USING compares the two columns as = does.
-			if err := mixedText(node{"class": "COLUMN_REF", annKind: left.bindings[li].rel.cols[lc].kind},
+			if err := mixedKinds(node{"class": "COLUMN_REF", annKind: left.bindings[li].rel.cols[lc].kind},
 				node{"class": "COLUMN_REF", annKind: right.bindings[ri].rel.cols[rc].kind}); err != nil {
 				return err
 			}
@@ -583,7 +583,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		if err := one("right"); err != nil {
 			return info, err
 		}
-		return info, mixedText(obj(n, "left"), obj(n, "right"))
+		return info, mixedKinds(obj(n, "left"), obj(n, "right"))
 	case "CONJUNCTION":
 		if err := children("children"); err != nil {
 			return info, err
@@ -602,7 +602,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 			if err := children("children"); err != nil {
 				return info, err
 			}
-			return info, mixedText(nodes(n, "children")...)
+			return info, mixedKinds(nodes(n, "children")...)
 		case "GROUPING_FUNCTION":
 			return info, refusef("GROUPING() is not needed in the SELECT list: margin rows are identified for you.")
 		default:
@@ -640,7 +640,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 		}
-		return info, mixedText(obj(n, "input"), obj(n, "lower"), obj(n, "upper"))
+		return info, mixedKinds(obj(n, "input"), obj(n, "lower"), obj(n, "upper"))
 	case "FUNCTION":
 		return an.function(n, c)
 	case "SUBQUERY":
@@ -797,7 +797,7 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 		info.add(ci)
 	}
 	if comparingFuncs[name] {
-		return info, mixedText(nodes(n, "children")...)
+		return info, mixedKinds(nodes(n, "children")...)
 	}
 	return info, argRules(name, nodes(n, "children"))
 }
@@ -831,7 +831,7 @@ func (an *analysis) subqueryExpr(n node, c ectx) (einfo, error) {
 		return info, refusef("Compare a column, as it is, with an IN subquery (compute the value in a CTE first).")
 	}
 	// The subquery's column stands in as a column of its kind: its values come from data too.
-	if err := mixedText(obj(n, "child"), node{"class": "COLUMN_REF", annKind: rel.cols[0].kind}); err != nil {
+	if err := mixedKinds(obj(n, "child"), node{"class": "COLUMN_REF", annKind: rel.cols[0].kind}); err != nil {
 		return info, err
 	}
 	info.add(ci)
@@ -1093,7 +1093,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
-		if err := mixedText(node{"class": "COLUMN_REF", annKind: l.cols[i].kind}, node{"class": "COLUMN_REF", annKind: r.cols[i].kind}); err != nil {
+		if err := mixedKinds(node{"class": "COLUMN_REF", annKind: l.cols[i].kind}, node{"class": "COLUMN_REF", annKind: r.cols[i].kind}); err != nil {
 			return nil, err
 		}
 		if l.cols[i].computed || r.cols[i].computed {

@@ -6,7 +6,7 @@ import (
 )
 
 // Kinds of value, as far as the analyser can tell without binding: text, anything else, or
-// unknown (""). They serve one rule, mixedText.
+// unknown (""). They serve one rule, mixedKinds.
 const (
 	kindText  = "text"
 	kindOther = "other" // not text; a number, or not known more closely
@@ -133,14 +133,14 @@ func common(vs []node) string {
 	return k
 }
 
-// mixedText refuses comparing text that comes from the data with a number, date or truth
-// value. DuckDB then converts the text value by value as the query runs, and one that does not
-// convert fails the query — only when a row reaches the comparison, so whether the query fails
+// mixedKinds refuses comparing values of kinds DuckDB would convert row by row: text with a
+// number, date or truth value; a DATE from the data with a TIMESTAMP; a truth value with a date.
+// DuckDB converts value by value as the query runs, and one that does not convert fails the query — only when a row reaches the comparison, so whether the query fails
 // says whether some row passed the filters before it: a yes/no answer about, say, one person,
 // with no threshold (security review F3, implicit form; explicit casts are refused already).
 // Text constants too: DuckDB converts them only once a row arrives ('x' compared with an
 // integer column fails only if some row reaches it; adversarial probe).
-func mixedText(vs ...node) error {
+func mixedKinds(vs ...node) error {
 	var text, other, boolean, dateData, timestamp node
 	for _, v := range vs {
 		switch kindOf(v) {
@@ -205,7 +205,7 @@ func guard(v any) any {
 func guardable(n node) bool {
 	switch str(n, "class") {
 	case "FUNCTION":
-		if name := strings.ToLower(str(n, "function_name")); isAggregate(n) || name == "try" || name == "list" {
+		if rewriteAggregate(n) || strings.EqualFold(str(n, "function_name"), "try") {
 			return false
 		}
 	case "CAST":
@@ -240,7 +240,7 @@ func guardable(n node) bool {
 		case "OPERATOR":
 			return str(c, "type") == "GROUPING_FUNCTION"
 		case "FUNCTION":
-			return isAggregate(c) || strings.EqualFold(str(c, "function_name"), "list") // the rewrite's own
+			return rewriteAggregate(c)
 		}
 		return false
 	}, nil)
@@ -345,6 +345,11 @@ func computesOnAggregate(n node) bool {
 		}
 		return anyNode(c, func(d node) bool { return isAggregate(d) || str(d, "class") == "WINDOW" }, nil)
 	}, nil)
+}
+
+// rewriteAggregate reports whether n is an aggregate, the analyst's or the rewrite's own (list).
+func rewriteAggregate(n node) bool {
+	return isAggregate(n) || strings.EqualFold(str(n, "function_name"), "list")
 }
 
 // bareOperands reports whether every operand of n is a column reference or a constant.

@@ -60,7 +60,7 @@ func TestNoDataDependentErrors(t *testing.T) {
 }
 
 // TestEveryAllowedFunctionHasAKind: a function added to the allow-list without a kind would be
-// "unknown" to mixedText and condition, and text compared through it would pass unnoticed.
+// "unknown" to mixedKinds and condition, and text compared through it would pass unnoticed.
 func TestEveryAllowedFunctionHasAKind(t *testing.T) {
 	for name := range scalarFuncs {
 		if !textFuncs[name] && !otherFuncs[name] && !choiceFuncs[name] && name != "if" {
