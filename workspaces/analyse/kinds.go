@@ -135,8 +135,8 @@ func common(vs []node) string {
 
 // mixedKinds refuses comparing values of kinds DuckDB would convert row by row: text with a
 // number, date or truth value; a DATE from the data with a TIMESTAMP; a truth value with a date.
-// DuckDB converts value by value as the query runs, and one that does not convert fails the query — only when a row reaches the comparison, so whether the query fails
-// says whether some row passed the filters before it: a yes/no answer about, say, one person,
+// DuckDB converts value by value as the query runs, and one that does not convert fails the
+// query — only when a row reaches the comparison, so whether the query fails says whether some row passed the filters before it: a yes/no answer about, say, one person,
 // with no threshold (security review F3, implicit form; explicit casts are refused already).
 // Text constants too: DuckDB converts them only once a row arrives ('x' compared with an
 // integer column fails only if some row reaches it; adversarial probe).
