@@ -223,11 +223,23 @@ func TestLedgerMigrationCarriesDistinctReleases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := st.w.Exec("DROP TABLE ledger; PRAGMA user_version = 6"); err != nil {
+	// Back to schema 6: undo migrations 8 (the generation and its triggers) and 7.
+	rows, err := st.w.Query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_generation'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drop []string
+	for rows.Next() {
+		var name string
+		rows.Scan(&name)
+		drop = append(drop, "DROP TRIGGER "+name)
+	}
+	rows.Close()
+	if _, err := st.w.Exec(strings.Join(drop, "; ") + "; DROP TABLE generation; DROP TABLE ledger; PRAGMA user_version = 6"); err != nil {
 		t.Fatal(err)
 	}
 	st.Close()
-	st, err := Open(ctx, dir, Options{Now: c.Now})
+	st, err = Open(ctx, dir, Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

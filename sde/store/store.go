@@ -75,6 +75,8 @@ type Store struct {
 	review time.Duration
 	w, r   *sql.DB
 	path   string
+
+	workspaces wsCache
 }
 
 // Open opens (creating and migrating if needed) DATA/control.db.

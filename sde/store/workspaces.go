@@ -185,9 +185,33 @@ func (svc *WorkspaceService) Request(ctx context.Context, ws *sde.Workspace) err
 	})
 }
 
-// loadWorkspace reads a workspace and its agreement and derives state and membership lapses at
-// the store's current time.
+// loadWorkspace returns a workspace and its agreement as tx sees them, with state and membership
+// lapses derived at the store's current time. What it read is kept for the next call that sees
+// the same generation (see wscache.go).
 func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID) (*wsRecord, error) {
+	var gen int64
+	if err := tx.QueryRowContext(ctx, "SELECT n FROM generation").Scan(&gen); err != nil {
+		return nil, err
+	}
+	rec, ok := s.workspaces.get(id, gen)
+	if !ok {
+		var err error
+		if rec, err = readWorkspace(ctx, tx, s, id); err != nil {
+			return nil, err
+		}
+		s.workspaces.put(id, gen, rec)
+	}
+	now := s.Now()
+	for i := range rec.ws.Members {
+		m := &rec.ws.Members[i]
+		m.Lapsed = m.ConfirmedAt.IsZero() || !now.Before(m.ReviewDue)
+	}
+	rec.ws.State, rec.ws.StateWhy, _ = deriveState(rec, now)
+	return rec, nil
+}
+
+// readWorkspace reads a workspace and its agreement from tx; nothing in it depends on the time.
+func readWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID) (*wsRecord, error) {
 	ws := &sde.Workspace{}
 	rec := &wsRecord{ws: ws}
 	var end, created, stateAt string
@@ -221,7 +245,6 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 		return nil, err
 	}
 
-	now := s.Now()
 	if err := sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
 		var m sde.Membership
 		var added string
@@ -234,7 +257,6 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 			m.ConfirmedAt = *c
 			m.ReviewDue = c.Add(s.review)
 		}
-		m.Lapsed = m.ConfirmedAt.IsZero() || !now.Before(m.ReviewDue)
 		ws.Members = append(ws.Members, m)
 		return nil
 	}, "SELECT user_id, role, added_at, confirmed_at, confirmed_by FROM memberships WHERE workspace_id = ? ORDER BY added_at, user_id", id); err != nil {
@@ -244,7 +266,6 @@ func loadWorkspace(ctx context.Context, tx *sql.Tx, s *Store, id sde.WorkspaceID
 	if rec.ag, err = loadAgreement(ctx, tx, ws.Agreement); err != nil {
 		return nil, err
 	}
-	ws.State, ws.StateWhy, _ = deriveState(rec, now)
 	return rec, nil
 }
 
