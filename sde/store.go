@@ -95,8 +95,16 @@ type ReleaseService interface {
 	// List returns a workspace's releases, oldest first, to those who may see the workspace.
 	List(ctx context.Context, ws WorkspaceID) ([]*Release, error)
 	// Ledger returns the differencing-ledger entries of a workspace's releases with the given
-	// key, for the disclosure engine; the caller must be able to query the workspace.
-	Ledger(ctx context.Context, ws WorkspaceID, key string) ([]json.RawMessage, error)
+	// key and a sequence number above after (0 for all), oldest first, for the disclosure
+	// engine; the caller must be able to query the workspace. Entries are never changed or
+	// removed and each new one gets a higher Seq, so a caller may keep what it has read.
+	Ledger(ctx context.Context, ws WorkspaceID, key string, after int64) ([]LedgerEntry, error)
+}
+
+// LedgerEntry is one distinct released table in a workspace's differencing ledger.
+type LedgerEntry struct {
+	Seq   int64
+	Entry json.RawMessage
 }
 
 // QueryService keeps analysts' queries. Each is visible only to the analyst who ran it.

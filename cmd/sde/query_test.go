@@ -426,8 +426,8 @@ type slowLedger struct {
 	read chan<- struct{}
 }
 
-func (s slowLedger) Ledger(ctx context.Context, ws sde.WorkspaceID, key string) ([]json.RawMessage, error) {
-	entries, err := s.ReleaseService.Ledger(ctx, ws, key)
+func (s slowLedger) Ledger(ctx context.Context, ws sde.WorkspaceID, key string, after int64) ([]sde.LedgerEntry, error) {
+	entries, err := s.ReleaseService.Ledger(ctx, ws, key, after)
 	if s.read != nil {
 		s.read <- struct{}{}
 	}

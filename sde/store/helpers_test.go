@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"sync"
 	"testing"
 	"time"
@@ -184,4 +185,13 @@ func activeWorkspace(t *testing.T, st *Store, c *clock, name string) *sde.Worksp
 		t.Fatalf("%s: state %s (%s), want active", name, ws.State, ws.StateWhy)
 	}
 	return ws
+}
+
+// ledgerEntries drops the sequence numbers of ledger entries.
+func ledgerEntries(l []sde.LedgerEntry, err error) ([]json.RawMessage, error) {
+	var out []json.RawMessage
+	for _, e := range l {
+		out = append(out, e.Entry)
+	}
+	return out, err
 }

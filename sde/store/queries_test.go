@@ -81,7 +81,7 @@ func TestFinishRecordsAQueryWithItsRelease(t *testing.T) {
 	if r.Workspace != "demo" || r.QueryID != q.ID {
 		t.Errorf("the release names workspace %q and query %q, not the query's", r.Workspace, r.QueryID)
 	}
-	if l, _ := st.Releases.Ledger(a1, "demo", "k"); len(l) != 1 {
+	if l, _ := ledgerEntries(st.Releases.Ledger(a1, "demo", "k", 0)); len(l) != 1 {
 		t.Errorf("the release's ledger entry: %s", l)
 	}
 	// The entry is kept once, in the ledger, not again with every release.
@@ -147,20 +147,20 @@ func TestReleaseLedgerIsStoredAndGuarded(t *testing.T) {
 	if err := st.Releases.Record(a1, r); err != nil {
 		t.Fatal(err)
 	}
-	if other, err := st.Releases.Ledger(a1, "demo", "k2"); err != nil || len(other) != 0 {
+	if other, err := ledgerEntries(st.Releases.Ledger(a1, "demo", "k2", 0)); err != nil || len(other) != 0 {
 		t.Errorf("ledger for another key = %s, %v", other, err)
 	}
-	entries, err := st.Releases.Ledger(a1, "demo", "k1")
+	entries, err := ledgerEntries(st.Releases.Ledger(a1, "demo", "k1", 0))
 	if err != nil || len(entries) != 1 || string(entries[0]) != `{"query":{"sources":["patients"]}}` {
 		t.Fatalf("ledger = %s, %v", entries, err)
 	}
 	// The ledger holds true person counts. Members (planners refresh dashboards) may have it
 	// read on their behalf — no endpoint returns it; controllers, checkers, others never.
-	if _, err := st.Releases.Ledger(as(t, "planner1"), "demo", "k1"); err != nil {
+	if _, err := ledgerEntries(st.Releases.Ledger(as(t, "planner1"), "demo", "k1", 0)); err != nil {
 		t.Errorf("a planner's dashboard refresh cannot read the ledger: %v", err)
 	}
 	for _, u := range []sde.UserID{"controller-gp", "checker1", "analyst2", "admin"} {
-		if _, err := st.Releases.Ledger(as(t, u), "demo", "k1"); err == nil {
+		if _, err := ledgerEntries(st.Releases.Ledger(as(t, u), "demo", "k1", 0)); err == nil {
 			t.Errorf("%s read the ledger", u)
 		}
 	}
@@ -193,8 +193,23 @@ func TestLedgerReadsRepeatsOnce(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if entries, err := st.Releases.Ledger(a1, "demo", "k1"); err != nil || len(entries) != 2 || string(entries[0]) != `{"query":{"sources":["patients"]}}` || string(entries[1]) != `{"query":{"sources":["patients"]},"rows":{"a":12}}` {
+	if entries, err := ledgerEntries(st.Releases.Ledger(a1, "demo", "k1", 0)); err != nil || len(entries) != 2 || string(entries[0]) != `{"query":{"sources":["patients"]}}` || string(entries[1]) != `{"query":{"sources":["patients"]},"rows":{"a":12}}` {
 		t.Fatalf("ledger after repeats = %s, %v", entries, err)
+	}
+	// A reader that kept what it read asks only for what came after.
+	all, _ := st.Releases.Ledger(a1, "demo", "k1", 0)
+	if len(all) != 2 || all[1].Seq <= all[0].Seq {
+		t.Fatalf("sequence numbers: %+v", all)
+	}
+	if later, err := st.Releases.Ledger(a1, "demo", "k1", all[0].Seq); err != nil || len(later) != 1 || later[0].Seq != all[1].Seq {
+		t.Fatalf("entries after %d = %+v, %v", all[0].Seq, later, err)
+	}
+	if none, err := st.Releases.Ledger(a1, "demo", "k1", all[1].Seq); err != nil || len(none) != 0 {
+		t.Fatalf("entries after the last = %+v, %v", none, err)
+	}
+	// The access check holds however little is asked for.
+	if _, err := st.Releases.Ledger(as(t, "analyst2"), "demo", "k1", all[1].Seq); err == nil {
+		t.Error("a non-member read the ledger")
 	}
 }
 
@@ -245,7 +260,7 @@ func TestLedgerMigrationCarriesDistinctReleases(t *testing.T) {
 	}
 	defer st.Close()
 	for key, want := range map[string]string{"k1": `[{"n":1},{"n":2}]`, "k2": `[{"n":5}]`, "": `[]`} {
-		entries, err := st.Releases.Ledger(a1, "demo", key)
+		entries, err := ledgerEntries(st.Releases.Ledger(a1, "demo", key, 0))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -258,7 +273,7 @@ func TestLedgerMigrationCarriesDistinctReleases(t *testing.T) {
 	if err := st.Releases.Record(a1, &sde.Release{Workspace: "demo", QueryID: "q", Status: sde.ReleaseReleased, Ledger: json.RawMessage(`{"n":7}`), LedgerKey: "k1"}); err != nil {
 		t.Fatal(err)
 	}
-	if entries, _ := st.Releases.Ledger(a1, "demo", "k1"); len(entries) != 3 || string(entries[2]) != `{"n":7}` {
+	if entries, _ := ledgerEntries(st.Releases.Ledger(a1, "demo", "k1", 0)); len(entries) != 3 || string(entries[2]) != `{"n":7}` {
 		t.Errorf("ledger after a new release = %s", entries)
 	}
 }

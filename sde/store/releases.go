@@ -133,14 +133,16 @@ func (rs *ReleaseService) List(ctx context.Context, ws sde.WorkspaceID) ([]*sde.
 	return out, err
 }
 
-// Ledger returns the ledger entries of a workspace's releases with key, oldest first. Only callers who may
-// query the workspace get them (the engine runs as the analyst), and they never leave the service.
-func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key string) ([]json.RawMessage, error) {
+// Ledger returns the ledger entries under key in ws with seq above after, oldest first. Only
+// callers who may query the workspace get them (the engine runs as the analyst), and they never
+// leave the service. seq is the ledger's INTEGER PRIMARY KEY and no entry is ever deleted, so
+// each new entry's is higher than every earlier one's.
+func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key string, after int64) ([]sde.LedgerEntry, error) {
 	p, err := caller(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []json.RawMessage
+	var out []sde.LedgerEntry
 	err = rs.s.read(ctx, func(tx *sql.Tx) error {
 		rec, err := visible(ctx, tx, rs.s, p, ws)
 		if err != nil {
@@ -152,13 +154,15 @@ func (rs *ReleaseService) Ledger(ctx context.Context, ws sde.WorkspaceID, key st
 			return err
 		}
 		return sqlrows.Each(ctx, tx, func(rows *sql.Rows) error {
+			var e sde.LedgerEntry
 			var l string
-			if err := rows.Scan(&l); err != nil {
+			if err := rows.Scan(&e.Seq, &l); err != nil {
 				return err
 			}
-			out = append(out, json.RawMessage(l))
+			e.Entry = json.RawMessage(l)
+			out = append(out, e)
 			return nil
-		}, "SELECT entry FROM ledger WHERE workspace_id = ? AND ledger_key = ? ORDER BY seq", ws, key)
+		}, "SELECT seq, entry FROM ledger WHERE workspace_id = ? AND ledger_key = ? AND seq > ? ORDER BY seq", ws, key, after)
 	})
 	return out, err
 }

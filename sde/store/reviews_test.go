@@ -24,7 +24,7 @@ func TestTwoCheckersRelease(t *testing.T) {
 	st, _ := seeded(t)
 	q, r := heldRelease(t, st)
 	a1 := as(t, "analyst1")
-	if l, _ := st.Releases.Ledger(a1, DevWorkspace, "k"); len(l) != 0 {
+	if l, _ := ledgerEntries(st.Releases.Ledger(a1, DevWorkspace, "k", 0)); len(l) != 0 {
 		t.Errorf("a held result is in the ledger before release")
 	}
 	// Who may not review: non-checkers, and a checker who requested it.
@@ -70,7 +70,7 @@ func TestTwoCheckersRelease(t *testing.T) {
 	if !strings.Contains(string(got.Result), `"F",10`) || !strings.Contains(string(got.Result), `"released"`) {
 		t.Errorf("requester's result after release = %s", got.Result)
 	}
-	if l, _ := st.Releases.Ledger(a1, DevWorkspace, "k"); len(l) != 1 {
+	if l, _ := ledgerEntries(st.Releases.Ledger(a1, DevWorkspace, "k", 0)); len(l) != 1 {
 		t.Errorf("released result not in the ledger: %d entries", len(l))
 	}
 	if _, err := st.Reviews.Decide(as(t, "checker1"), r.ID, sde.ReviewRejected, "late"); code(err) != sde.ECONFLICT {

@@ -42,6 +42,7 @@ type Service struct {
 	Policy disclosure.Policy
 
 	ledgerLocks [ledgerStripes]sync.Mutex
+	ledgers     ledgerCache
 }
 
 // DefaultPolicy is the service's disclosure policy: the engine's default, and rows of groups
@@ -223,7 +224,7 @@ func (s *Service) lockLedger(ws sde.WorkspaceID, key string) (unlock func()) {
 // decide passes a query's result through disclosure control against the workspace's ledger
 // under key, and returns what may be shown with the release that records it.
 func (s *Service) decide(ctx context.Context, ws sde.WorkspaceID, id string, q *analyse.Query, rec arrow.RecordBatch, policy disclosure.Policy, key string) (*Result, *sde.Release, error) {
-	entries, err := s.Releases.Ledger(ctx, ws, key)
+	entries, err := s.ledger(ctx, ws, key)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -234,15 +235,7 @@ func (s *Service) decide(ctx context.Context, ws sde.WorkspaceID, id string, q *
 	defer visible.Release()
 	plan := q.Plan
 	plan.RowSets = rowSets
-	led := &ledger{}
-	for _, e := range entries {
-		var r disclosure.Release
-		if err := json.Unmarshal(e, &r); err != nil {
-			return nil, nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
-		}
-		led.entries = append(led.entries, r)
-	}
-	out, err := disclosure.Apply(disclosure.Input{Record: visible, Plan: plan, Stats: stats, Policy: policy, Ledger: led, Query: q.Fingerprint})
+	out, err := disclosure.Apply(disclosure.Input{Record: visible, Plan: plan, Stats: stats, Policy: policy, Ledger: &ledger{entries}, Query: q.Fingerprint})
 	if err != nil {
 		// Fail closed: an input the engine cannot vouch for releases nothing.
 		if errors.Is(err, disclosure.ErrInvalid) || errors.Is(err, disclosure.ErrPolicy) {
@@ -428,6 +421,55 @@ func collect(rr array.RecordReader) (arrow.RecordBatch, error) {
 // ledger gives the engine the workspace's earlier releases; a new release's entry is recorded
 // with the release itself, in one transaction.
 type ledger struct{ entries []disclosure.Release }
+
+// ledgerCache keeps each workspace's ledger under each key as parsed: entries never change and
+// new ones have higher sequence numbers, so a query reads and parses only those added since the
+// last (a result of a thousand cells is ≈ 1 ms to parse, and a key's ledger grows with every
+// distinct release). The store still checks the caller's access on every read.
+type ledgerCache struct {
+	mu sync.Mutex
+	m  map[[2]string]*parsedLedger
+}
+
+type parsedLedger struct {
+	seq     int64
+	entries []disclosure.Release // never appended to in place: readers may hold it
+}
+
+// maxLedgers bounds the ledgers kept; past it, the cache starts again.
+const maxLedgers = 256
+
+// ledger returns the workspace's ledger under key, parsed. The caller holds lockLedger(ws, key).
+func (s *Service) ledger(ctx context.Context, ws sde.WorkspaceID, key string) ([]disclosure.Release, error) {
+	id := [2]string{string(ws), key}
+	c := &s.ledgers
+	c.mu.Lock()
+	kept := c.m[id]
+	c.mu.Unlock()
+	if kept == nil {
+		kept = &parsedLedger{}
+	}
+	added, err := s.Releases.Ledger(ctx, ws, key, kept.seq)
+	if err != nil || len(added) == 0 {
+		return kept.entries, err
+	}
+	next := &parsedLedger{seq: kept.seq, entries: slices.Clip(kept.entries)}
+	for _, e := range added {
+		var r disclosure.Release
+		if err := json.Unmarshal(e.Entry, &r); err != nil {
+			return nil, sde.Wrap(err, sde.EINTERNAL, "The workspace's release ledger is damaged; nothing was released.")
+		}
+		next.entries = append(next.entries, r)
+		next.seq = e.Seq
+	}
+	c.mu.Lock()
+	if c.m == nil || len(c.m) >= maxLedgers {
+		c.m = map[[2]string]*parsedLedger{}
+	}
+	c.m[id] = next
+	c.mu.Unlock()
+	return next.entries, nil
+}
 
 func (l *ledger) Releases(disclosure.Fingerprint) ([]disclosure.Release, error) {
 	return l.entries, nil
