@@ -72,6 +72,8 @@ var refusals = []struct {
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE units > 1 OR code GROUP BY code`, "true or false"},
 	{"oracle", `SELECT code, count(*) FILTER (WHERE code) AS n FROM gp_events GROUP BY code`, "true or false"},
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE CASE WHEN code THEN true ELSE false END GROUP BY code`, "true or false"},
+	{"oracle", `SELECT sex, count(*) AS n FROM gp_events JOIN patients ON patients.person_id = gp_events.person_id AND code GROUP BY sex`, "true or false"},
+	{"oracle", `WITH t AS (SELECT person_id, code FROM gp_events QUALIFY code) SELECT count(*) AS n FROM t`, "true or false"},
 	// Arguments that fail or run away whatever try() does.
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE code LIKE 'E%' ESCAPE 'ab' GROUP BY code`, "ESCAPE takes one character"},
 	{"oracle", `SELECT code, count(*) AS n FROM gp_events WHERE code LIKE 'E%' ESCAPE practice GROUP BY code`, "ESCAPE takes one character"},
