@@ -40,6 +40,15 @@ func newClient(t testing.TB, m *Main, user string) *client {
 // do sends a request and returns the status and decoded JSON body (nil if not JSON).
 func (c *client) do(method, path string, body any, contentType string) (int, map[string]any) {
 	c.t.Helper()
+	st, raw := c.send(method, path, body, contentType)
+	var out map[string]any
+	json.Unmarshal(raw, &out)
+	return st, out
+}
+
+// send is do without decoding the response: its status and body as received.
+func (c *client) send(method, path string, body any, contentType string) (int, []byte) {
+	c.t.Helper()
 	var rd io.Reader
 	switch b := body.(type) {
 	case nil:
@@ -63,9 +72,7 @@ func (c *client) do(method, path string, body any, contentType string) (int, map
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
-	var out map[string]any
-	json.Unmarshal(raw, &out)
-	return resp.StatusCode, out
+	return resp.StatusCode, raw
 }
 
 func errCode(body map[string]any) string {
