@@ -35,6 +35,7 @@ type column struct {
 	typ       string // DuckDB type, when known
 	kind      string // kindText, kindOther or "" (unknown); see kindOf
 	computed  bool   // an expression, not a column reference or a constant
+	size      int    // expression nodes once earlier CTEs' and subqueries' columns are written out
 }
 
 type relation struct {
@@ -436,11 +437,38 @@ type einfo struct {
 	tainted bool // mentions a person column
 	aggs    int  // aggregate calls inside
 	window  bool
+	size    int // nodes, with each column reference counted as its column's size (column.size)
+	own     int // nodes as written
 }
 
 func (i *einfo) add(o einfo) {
 	i.tainted = i.tainted || o.tainted || o.person
 	i.aggs += o.aggs
+	i.size = min(i.size+o.size, maxExpanded+maxSQLNodes)
+	i.own += o.own
+}
+
+// maxExpanded bounds how much larger an expression may become once the computed columns it
+// refers to are written out. DuckDB's planner writes them out: a CTE column that refers to the
+// one before it sixteen times, five CTEs deep, is a million nodes, and analysing it took 25 s
+// and 2 GB before anything ran (DoS probe). 10,000 nodes plan in about half a second.
+const maxExpanded = 10_000
+
+// maxSQLNodes is more nodes than any query within MaxSQLBytes has.
+const maxSQLNodes = MaxSQLBytes
+
+// expr checks one expression (exprNode) and bounds its size once written out (maxExpanded).
+func (an *analysis) expr(n node, c ectx) (einfo, error) {
+	info, err := an.exprNode(n, c)
+	if err != nil || n == nil {
+		return info, err
+	}
+	info.size++
+	info.own++
+	if info.size-info.own > maxExpanded {
+		return info, refusef("The query refers to computed columns too many times over (it would be more than %d expressions once its CTEs are written out): refer to each computed column fewer times, or compute it in one step.", maxExpanded)
+	}
+	return info, nil
 }
 
 // Scalar functions and operators allowed anywhere. Everything else is refused:
@@ -514,7 +542,7 @@ func isAggregate(n node) bool {
 }
 
 // expr checks an expression and annotates its column references.
-func (an *analysis) expr(n node, c ectx) (einfo, error) {
+func (an *analysis) exprNode(n node, c ectx) (einfo, error) {
 	var info einfo
 	if n == nil {
 		return info, nil
@@ -563,6 +591,7 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 		info.person = col.person
 		info.nulled = col.nullable || b.nullable
 		info.tainted = col.tainted
+		info.size = max(col.size-1, 0) // expr adds this node
 		return info, nil
 	case "CONSTANT":
 		if ti := obj(obj(obj(n, "value"), "type"), "type_info"); ti != nil {
@@ -1019,7 +1048,7 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if err := checkAlias(name); err != nil {
 			return nil, err
 		}
-		col := column{tainted: si.tainted, kind: kindOf(s), computed: str(s, "class") != "COLUMN_REF" && str(s, "class") != "CONSTANT"}
+		col := column{tainted: si.tainted, kind: kindOf(s), computed: str(s, "class") != "COLUMN_REF" && str(s, "class") != "CONSTANT", size: si.size}
 		if str(s, "class") == "COLUMN_REF" {
 			names := strings_(s, "column_names")
 			if name == "" {
@@ -1093,6 +1122,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.base = l.cols[i].base && r.cols[i].base
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
+		c.size = max(l.cols[i].size, r.cols[i].size)
 		if err := mixedKinds(node{"class": "COLUMN_REF", annKind: l.cols[i].kind}, node{"class": "COLUMN_REF", annKind: r.cols[i].kind}); err != nil {
 			return nil, err
 		}
