@@ -28,3 +28,11 @@ func NewID(prefix string) string {
 	rand.Read(b)
 	return prefix + hex.EncodeToString(b)
 }
+
+// MaxMagnitude bounds every number that reaches an aggregate: ingest quarantines DOUBLE values
+// beyond it (and infinities and NaN), and the query rewrite turns computed values beyond it into
+// NULL before SUM, AVG, MEDIAN, STDDEV and the like see them. Past it those aggregates overflow:
+// STDDEV and VARIANCE then fail and SUM and AVG give infinity, which disclosure control refuses —
+// for the rows that hold such a value only, so a query's failing would say that they exist.
+// Squares of numbers this large, summed over any realistic table, stay finite.
+const MaxMagnitude = 1e18

@@ -755,7 +755,8 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 func edgeCheck(typ, typed string) string {
 	switch typ {
 	case "DOUBLE":
-		return "isfinite(" + typed + ")"
+		// NaN and the infinities fail it too.
+		return fmt.Sprintf("%s BETWEEN %g AND %g", typed, -sde.MaxMagnitude, sde.MaxMagnitude)
 	case "DATE", "TIMESTAMP":
 		return "year(" + typed + ") BETWEEN 1800 AND 2200"
 	}
@@ -764,7 +765,7 @@ func edgeCheck(typ, typed string) string {
 
 func edgeNoun(typ string) string {
 	if typ == "DOUBLE" {
-		return "not a finite number"
+		return fmt.Sprintf("not a number between %g and %g", -sde.MaxMagnitude, sde.MaxMagnitude)
 	}
 	return "outside the years 1800-2200"
 }

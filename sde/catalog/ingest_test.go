@@ -460,8 +460,8 @@ func TestErrorsNeverQuoteSourceData(t *testing.T) {
 	}
 }
 
-// TestIngestQuarantinesEdgeValues: dates far outside living memory and infinite or NaN numbers
-// are quarantined, and do not fail the ingest: computations on them fail only for the rows
+// TestIngestQuarantinesEdgeValues: dates far outside living memory and infinite, NaN or
+// astronomically large numbers are quarantined, and do not fail the ingest: computations on them fail only for the rows
 // holding them, which would let a query's failing say that such a row exists.
 func TestIngestQuarantinesEdgeValues(t *testing.T) {
 	data, src := t.TempDir(), t.TempDir()
@@ -475,6 +475,7 @@ func TestIngestQuarantinesEdgeValues(t *testing.T) {
 9434765870,Jones,5881580-07-10,LS6 2QT,E01000002,7,2
 9990000018,Patel,1970-02-01,LS7 1AB,E01000004,5,inf
 4010232137,Evans,1975-07-07,LS8 1AB,E01000006,9,nan
+9876543210,Brown,1980-01-01,LS9 1AB,E01000007,2,-2e18
 `
 	rep, err := cat.Ingest(context.Background(), IngestOptions{
 		Spec: mustSpec(t, spec), Path: writeFile(t, src, "patients.csv", csv),
@@ -485,8 +486,9 @@ func TestIngestQuarantinesEdgeValues(t *testing.T) {
 	}
 	want := []QuarantinedRow{
 		{2, "date_of_birth: outside the years 1800-2200"},
-		{3, "score: not a finite number"},
-		{4, "score: not a finite number"},
+		{3, "score: not a number between -1e+18 and 1e+18"},
+		{4, "score: not a number between -1e+18 and 1e+18"},
+		{5, "score: not a number between -1e+18 and 1e+18"},
 	}
 	if len(rep.Quarantined) != len(want) {
 		t.Fatalf("quarantined = %+v, want %+v", rep.Quarantined, want)

@@ -594,6 +594,12 @@ func (an *analysis) exprNode(n node, c ectx) (einfo, error) {
 		info.size = max(col.size-1, 0) // expr adds this node
 		return info, nil
 	case "CONSTANT":
+		switch str(obj(obj(n, "value"), "type"), "id") {
+		case "HUGEINT", "UHUGEINT", "UBIGINT":
+			// Wider than any stored number; converting it, or a product with it, to the other
+			// side's DECIMAL fails only for some rows (fifth probe).
+			return info, refusef("Write whole numbers with at most %d digits: comparing a column with a longer one can fail for some rows only.", maxConstDigits)
+		}
 		if ti := obj(obj(obj(n, "value"), "type"), "type_info"); ti != nil {
 			var scale int
 			if _, err := fmt.Sscan(fmt.Sprint(ti["scale"]), &scale); err == nil && scale > maxConstScale {
@@ -625,8 +631,14 @@ func (an *analysis) exprNode(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 			return info, condition(nodes(n, "children")...)
-		case "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL", "OPERATOR_COALESCE":
+		case "OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL":
 			return info, children("children")
+		case "OPERATOR_COALESCE":
+			// The result has one type: DuckDB converts the others to it row by row.
+			if err := children("children"); err != nil {
+				return info, err
+			}
+			return info, mixedKinds(nodes(n, "children")...)
 		case "COMPARE_IN", "COMPARE_NOT_IN":
 			if err := children("children"); err != nil {
 				return info, err
@@ -650,7 +662,16 @@ func (an *analysis) exprNode(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 		}
-		return info, one("else_expr")
+		if err := one("else_expr"); err != nil {
+			return info, err
+		}
+		// The result has one type: a branch of another kind is converted when a row takes it
+		// ('x' in one branch and 1 in another fails only for the rows that take the first).
+		var results []node
+		for _, cc := range nodes(n, "case_checks") {
+			results = append(results, obj(cc, "then_expr"))
+		}
+		return info, mixedKinds(append(results, obj(n, "else_expr"))...)
 	case "CAST":
 		if t := obj(n, "cast_type"); str(t, "id") == "USER" {
 			return info, refusef("Cast only to built-in types (INTEGER, VARCHAR, DATE, ...).")
@@ -746,6 +767,12 @@ func (an *analysis) window(n node, c ectx) (einfo, error) {
 			return info, err
 		}
 	}
+	for _, k := range []string{"start_expr", "end_expr", "offset_expr"} {
+		// A frame bound or an offset taken from the data fails for rows where it is negative.
+		if e := obj(n, k); e != nil && !constIntIn(e, 0, 1_000_000) {
+			return info, refusef("Window frame bounds and lag()/lead() offsets must be whole numbers from 0 to 1,000,000 written into the query: one taken from the data would fail on some rows only.")
+		}
+	}
 	for _, k := range []string{"start_expr", "end_expr", "offset_expr", "default_expr", "filter_expr"} {
 		if e := obj(n, k); e != nil {
 			ci, err := an.expr(e, inner)
@@ -753,6 +780,12 @@ func (an *analysis) window(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 			info.add(ci)
+		}
+	}
+	if d := obj(n, "default_expr"); d != nil && len(nodes(n, "children")) > 0 {
+		// The default and the value share one type, converted row by row.
+		if err := mixedKinds(nodes(n, "children")[0], d); err != nil {
+			return info, err
 		}
 	}
 	info.window = true
@@ -825,8 +858,12 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 		}
 		info.add(ci)
 	}
-	if comparingFuncs[name] {
-		return info, mixedKinds(nodes(n, "children")...)
+	switch ch := nodes(n, "children"); {
+	case comparingFuncs[name] || choiceFuncs[name]:
+		// Compared, or one of them is the result: all are converted to one type row by row.
+		return info, mixedKinds(ch...)
+	case name == "if" && len(ch) == 3:
+		return info, mixedKinds(ch[1:]...)
 	}
 	return info, argRules(name, nodes(n, "children"))
 }

@@ -1,8 +1,12 @@
 package analyse
 
 import (
+	"encoding/json"
 	"fmt"
+	"strconv"
 	"strings"
+
+	"github.com/opensde/sde/sde"
 )
 
 // Kinds of value, as far as the analyser can tell without binding: text, anything else, or
@@ -163,12 +167,12 @@ func mixedKinds(vs ...node) error {
 	// compared with a TIMESTAMP is converted row by row, which fails for dates beyond the
 	// TIMESTAMP range (fourth probe).
 	if boolean != nil && (dateData != nil || timestamp != nil) || dateData != nil && timestamp != nil {
-		return refusef("This compares a date with a timestamp or a truth value, which converts the data row by row; a value that does not convert would make the query fail only when some row reaches it. Compare like with like: CAST the timestamp to DATE with TRY_CAST, or compare with a DATE constant.")
+		return refusef("This compares or combines a date with a timestamp or a truth value, which converts the data row by row; a value that does not convert would make the query fail only when some row reaches it. Compare like with like: CAST the timestamp to DATE with TRY_CAST, or compare with a DATE constant.")
 	}
 	if text == nil || other == nil {
 		return nil
 	}
-	return refusef("This compares text with a value that is not text, so the text would be converted as the query runs, and a value that does not convert would make the query fail only when some row reaches it. Compare like with like: write numbers without quotes, dates as DATE '2024-01-31', text in quotes ('12'), or convert with TRY_CAST(x AS type).")
+	return refusef("This compares or combines text with a value that is not text, so the text would be converted as the query runs, and a value that does not convert would make the query fail only when some row reaches it. Compare like with like: write numbers without quotes, dates as DATE '2024-01-31', text in quotes ('12'), or convert with TRY_CAST(x AS type).")
 }
 
 // guard wraps each computation in a rewritten query — scalar functions, operators and casts, the
@@ -200,6 +204,69 @@ func guard(v any) any {
 		}
 	}
 	return v
+}
+
+// boundedAggs turn a huge value into an error (STDDEV and VARIANCE: "out of range") or into
+// infinity (SUM, AVG, MEDIAN), which disclosure control refuses to check; see sde.MaxMagnitude.
+var boundedAggs = setOf("sum", "avg", "mean", "median", "quantile_cont", "quantile_disc", "quantile",
+	"stddev", "stddev_samp", "stddev_pop", "variance", "var_samp", "var_pop")
+
+// bound gives every aggregate in boundedAggs (window functions too) a value argument within
+// sde.MaxMagnitude: a computed argument becomes NULL beyond it, as it would for an error under
+// try(). Ingest holds stored numbers within it already, so bare columns, constants and the
+// rewrite's own columns stay as they are. It reads the checks' annotations: run before strip.
+func bound(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		for _, x := range v {
+			bound(x)
+		}
+		if c := str(v, "class"); (c == "FUNCTION" || c == "WINDOW") && boundedAggs[strings.ToLower(str(v, "function_name"))] {
+			if ch := list(v, "children"); len(ch) > 0 {
+				if a, ok := ch[0].(map[string]any); ok && unbounded(a) {
+					ch[0] = withinMagnitude(a)
+				}
+			}
+		}
+	case []any:
+		for _, x := range v {
+			bound(x)
+		}
+	}
+	return v
+}
+
+// unbounded reports whether n may hold a number beyond sde.MaxMagnitude.
+func unbounded(n node) bool {
+	switch str(n, "class") {
+	case "CONSTANT":
+		return false
+	case "COLUMN_REF":
+		names := strings_(n, "column_names")
+		if n[annBase] == true || len(names) > 0 && strings.HasPrefix(names[len(names)-1], "__") {
+			return false
+		}
+	}
+	switch kindOf(n) {
+	case kindText, kindBool, kindDate, kindTime:
+		return false
+	}
+	return true
+}
+
+// withinMagnitude is CASE WHEN n BETWEEN -MaxMagnitude AND MaxMagnitude THEN n END: NULL for
+// NaN and the infinities too.
+func withinMagnitude(n node) node {
+	lim := func(v float64) node {
+		return node{"class": "CONSTANT", "type": "VALUE_CONSTANT", "alias": "", "query_location": invalidLocation,
+			"value": node{"type": node{"id": "DOUBLE", "type_info": nil}, "is_null": false, "value": json.Number(strconv.FormatFloat(v, 'e', -1, 64))}}
+	}
+	null := node{"class": "CONSTANT", "type": "VALUE_CONSTANT", "alias": "", "query_location": invalidLocation,
+		"value": node{"type": node{"id": "NULL", "type_info": nil}, "is_null": true}}
+	between := node{"class": "BETWEEN", "type": "COMPARE_BETWEEN", "alias": "", "query_location": invalidLocation,
+		"input": cloneNode(n), "lower": lim(-sde.MaxMagnitude), "upper": lim(sde.MaxMagnitude)}
+	return node{"class": "CASE", "type": "CASE_EXPR", "alias": "", "query_location": invalidLocation,
+		"case_checks": []any{node{"when_expr": between, "then_expr": n}}, "else_expr": null}
 }
 
 func guardable(n node) bool {

@@ -442,7 +442,7 @@ func rewrite(q *outerQuery, names []string, setIndex map[int64]int, oneLevel boo
 		lv2["group_sets"] = []any{set2}
 	}
 	orderBy(lv2, q)
-	stmt := node{"node": guard(strip(lv2)), "named_param_map": []any{}}
+	stmt := node{"node": guard(strip(bound(lv2))), "named_param_map": []any{}}
 	return stmt, sc, nil
 }
 
@@ -604,7 +604,7 @@ func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode
 		out["group_sets"] = groupingSets(q, -1)
 	}
 	orderBy(out, q)
-	return node{"node": guard(strip(out)), "named_param_map": []any{}}, sc, nil
+	return node{"node": guard(strip(bound(out))), "named_param_map": []any{}}, sc, nil
 }
 
 // groupingSets is the analyst's grouping sets as AST group_sets (indices into the group
