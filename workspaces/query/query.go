@@ -90,8 +90,10 @@ func (s *Service) Run(ctx context.Context, ws sde.WorkspaceID, text string) (*Re
 	if err != nil {
 		return nil, err
 	}
+	access := millis(time.Since(t0))
 	res, err := s.finish(ctx, w, ag, &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: ws, SQL: text})
 	if res != nil {
+		res.Timings["access"] = access
 		res.Timings["total"] = millis(time.Since(t0))
 	}
 	return res, err
