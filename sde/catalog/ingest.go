@@ -703,7 +703,7 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 		// the rows holding them (a DATE beyond TIMESTAMP's range, STDDEV of infinity), so a
 		// query's failing would say that such a row exists; and no health or care record holds
 		// them. The checked value is NULL for them, so nothing computed from it fails either.
-		if edge := edgeCheck(c.Type, typed); edge != "" {
+		if edge := EdgeCheck(c.Type, typed); edge != "" {
 			reasons = append(reasons, "CASE WHEN "+typed+" IS NOT NULL AND NOT ("+edge+") THEN "+duck.String(c.Name+": "+edgeNoun(c.Type))+" END")
 			typed = "CASE WHEN " + edge + " THEN " + typed + " END"
 		}
@@ -751,8 +751,11 @@ func buildProjection(spec *Spec, ref time.Time) (exprs, reasons []string, cols [
 	return exprs, reasons, cols
 }
 
-// edgeCheck is the condition a typed value must meet beyond being valid, or "".
-func edgeCheck(typ, typed string) string {
+// EdgeCheck is the SQL condition a value of type typ (the expression typed) must meet beyond
+// being valid, or "" for types without one: dates within 1800-2200, numbers finite and within
+// sde.MaxMagnitude. Ingest quarantines rows that fail it; activation sets such values NULL in
+// datasets ingested before the rule.
+func EdgeCheck(typ, typed string) string {
 	switch typ {
 	case "DOUBLE":
 		// NaN and the infinities fail it too.

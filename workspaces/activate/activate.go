@@ -539,6 +539,9 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 	for _, c := range src.cols {
 		if c.Name == personColumn {
 			proj = append(proj, "m.wpid AS person_id")
+		} else if edge := catalog.EdgeCheck(c.Type, "d."+duck.Ident(c.Name)); edge != "" {
+			// A dataset ingested before the edge rule may still hold such values.
+			proj = append(proj, "CASE WHEN "+edge+" THEN d."+duck.Ident(c.Name)+" END AS "+duck.Ident(c.Name))
 		} else {
 			proj = append(proj, "d."+duck.Ident(c.Name))
 		}

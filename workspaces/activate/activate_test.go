@@ -663,3 +663,37 @@ func TestProgressAndRekeyKey(t *testing.T) {
 		t.Errorf("progress shows paths:\n%s", out)
 	}
 }
+
+// TestEdgeValuesFromOlderIngestsAreNulled: a dataset ingested before the edge rule
+// (catalog.EdgeCheck) may hold numbers beyond sde.MaxMagnitude or dates outside 1800-2200;
+// activation sets them NULL, keeping their rows, so no workspace sees them.
+func TestEdgeValuesFromOlderIngestsAreNulled(t *testing.T) {
+	e := testEnv(t)
+	for _, f := range []struct{ name, update string }{
+		{"gp_events", "UPDATE gp_events SET value = CASE WHEN code = 'E11' THEN 'inf'::DOUBLE ELSE 1e300 END WHERE value IS NOT NULL"},
+		{"patients", "UPDATE patients SET birth_month = DATE '0500-01-01'"},
+	} {
+		path := e.cat.DataFile(sde.DatasetName(f.name), 1)
+		if err := os.Chmod(path, 0o640); err != nil {
+			t.Fatal(err)
+		}
+		db, err := sql.Open("duckdb", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := db.Exec(f.update); err != nil {
+			t.Fatal(err)
+		}
+		db.Close()
+	}
+	_, db := e.activate(t, "alpha", sde.PurposeResearch)
+	if n := count(t, db, "SELECT count(*) FROM gp_events WHERE value IS NOT NULL"); n != 0 {
+		t.Errorf("%d values beyond the bound reached the workspace", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM patients WHERE birth_month IS NOT NULL"); n != 0 {
+		t.Errorf("%d dates outside 1800-2200 reached the workspace", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM patients"); n == 0 {
+		t.Error("the rows holding them were dropped")
+	}
+}
