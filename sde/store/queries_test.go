@@ -238,7 +238,8 @@ func TestLedgerMigrationCarriesDistinctReleases(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// Back to schema 6: undo migrations 8 (the generation and its triggers) and 7.
+	// Back to schema 6: undo migrations 9 (an index on the ledger), 8 (the generation and its
+	// triggers) and 7.
 	rows, err := st.w.Query("SELECT name FROM sqlite_master WHERE type = 'trigger' AND name LIKE '%_generation'")
 	if err != nil {
 		t.Fatal(err)
