@@ -28,6 +28,12 @@ func TestNoDataDependentErrors(t *testing.T) {
 		`SELECT sex, count(*) FILTER (WHERE units * 1000000000 > units) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY sex`,
 		`WITH t AS (SELECT person_id, max(units) AS m FROM gp_events GROUP BY person_id), u AS (SELECT person_id, m * 2147483647 * 2147483647 AS s FROM t) SELECT sex, count(*) AS n FROM u JOIN patients USING (person_id) WHERE ` + target + ` AND s > 1 GROUP BY sex`,
 		`SELECT units * 1000000000 AS big, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` GROUP BY big`,
+		// Sixth probe: a pattern, date part or digits taken from the data (each fails without try()).
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND date_trunc(region, event_date) IS NOT NULL GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND datediff(region, event_date, event_date) IS NOT NULL GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND code SIMILAR TO region GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND round(value, -2147483647 - units) IS NOT NULL GROUP BY sex`,
+		`SELECT sex, count(*) AS n FROM gp_events JOIN patients USING (person_id) WHERE ` + target + ` AND event_date + to_days(birth_year * 1000000) IS NOT NULL GROUP BY sex`,
 		// Common-type conversions outside any function (second probe): a DATE past TIMESTAMP's
 		// range in a CASE. (A HUGEINT converted to DECIMAL in a comparison, IN or BETWEEN: such
 		// constants are refused since the fifth probe; see refuse_test.go.)
