@@ -594,8 +594,11 @@ func rewriteOneLevel(q *outerQuery, names []string, setIndex map[int64]int, mode
 	if len(q.groups) > 0 {
 		// No rows, no cells: DuckDB still answers the empty grouping set () of ROLLUP or CUBE
 		// with a total over nothing, where the two-level form (which also groups by person)
-		// has no row. (Without GROUP BY both answer one row over nothing.)
-		out["having"] = compare("COMPARE_GREATERTHAN", fn("count_star"), constInt(0))
+		// has no row. (Without GROUP BY both answer one row over nothing.) Only an empty set
+		// needs the filter: it cost the prevalence benchmark 1-1.5 ms of 27 at 1M rows.
+		if slices.ContainsFunc(q.sets, func(set []int) bool { return len(set) == 0 }) {
+			out["having"] = compare("COMPARE_GREATERTHAN", fn("count_star"), constInt(0))
+		}
 		var groups []any
 		for _, g := range q.groups {
 			groups = append(groups, cloneNode(g))
