@@ -46,6 +46,11 @@ type relation struct {
 	onePerPerson bool
 	// linked: a base table whose rows all have a person (Table.Linked).
 	linked bool
+	// fan counts the tables joined into each of its rows that can hold several rows for one
+	// person row (person-level tables without one row per person, lookup tables): a person with
+	// m rows in each yields m^fan rows. scans counts the tables read once CTEs are written out.
+	// Both bound the work a query can make from one person's rows; see fanOut.
+	fan, scans int
 }
 
 // unit returns the index of the column identifying each row's person, or -1.
@@ -206,7 +211,10 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 		src = lname
 	}
 	an.sources[src] = true
-	rel := &relation{onePerPerson: t.OnePerPerson, linked: t.Linked || t.OnePerPerson}
+	rel := &relation{onePerPerson: t.OnePerPerson, linked: t.Linked || t.OnePerPerson, scans: 1}
+	if !t.OnePerPerson {
+		rel.fan = 1
+	}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
 		col := column{name: cn, key: lname + "." + cn, typ: c.Type, kind: kindOfType(c.Type), base: true}
@@ -323,6 +331,33 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 		sc.using[k] = v + len(sc.bindings) - len(both.bindings)
 	}
 	return nil
+}
+
+// Limits on the rows a query can make from one person's rows (sixth probe). Whether a query
+// finishes in time must not depend on who is in the data: joining one person's rows to
+// themselves (a JOIN b USING (person_id), then that to itself, ...) or writing a CTE out twice in
+// each of several layers (UNION ALL) made a query run out of time only when a person with some
+// value existed, and the time-out answered yes or no. Two tables of several rows per person
+// joined together make at most m² rows per person, bounded for any real record.
+const (
+	maxFan   = 2
+	maxScans = 32
+)
+
+// fanOut adds up what a scope's joined relations multiply (relation.fan, relation.scans) and
+// refuses more than the limits allow.
+func fanOut(sc *scope) (fan, scans int, err error) {
+	for _, b := range sc.bindings {
+		fan += b.rel.fan
+		scans += b.rel.scans
+	}
+	if fan > maxFan {
+		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them); at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), or join fewer.", fan, maxFan)
+	}
+	if scans > maxScans {
+		return 0, 0, refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", scans, maxScans)
+	}
+	return fan, scans, nil
 }
 
 // personIn reports whether a scope has person-level rows.
@@ -1010,7 +1045,11 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		return nil, err
 	}
 	setUnit(sc)
-	rel := &relation{}
+	fan, scans, err := fanOut(sc)
+	if err != nil {
+		return nil, err
+	}
+	rel := &relation{fan: fan, scans: scans}
 	for _, b := range sc.bindings {
 		rel.readsPerson = rel.readsPerson || b.rel.readsPerson
 	}
@@ -1116,6 +1155,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		an.filters = append(an.filters, conjuncts(qf)...)
 	}
 	markDuplicates(rel)
+	if aggregating && len(groupedPerson) == len(groups) && (len(groups) == 0 || rel.unit() >= 0) {
+		rel.fan = 0 // one row per person (GROUP BY person_id), or one row in all
+	}
 	if rel.readsPerson && rel.unit() < 0 {
 		if aggregating {
 			rel.orphan = "A subquery or CTE that aggregates person-level data must GROUP BY person_id and return it, so that each of its rows still belongs to one person; aggregate across persons only in the outer query."
@@ -1152,7 +1194,10 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 	if len(l.cols) != len(r.cols) {
 		return nil, refusef("Each branch of a UNION, EXCEPT or INTERSECT must return the same number of columns.")
 	}
-	rel := &relation{readsPerson: l.readsPerson || r.readsPerson}
+	rel := &relation{readsPerson: l.readsPerson || r.readsPerson, fan: max(l.fan, r.fan), scans: l.scans + r.scans}
+	if rel.scans > maxScans {
+		return nil, refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", rel.scans, maxScans)
+	}
 	for i := range l.cols {
 		c := l.cols[i]
 		c.person = l.cols[i].person && r.cols[i].person

@@ -81,6 +81,9 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 		return nil, err
 	}
 	setUnit(sc)
+	if _, _, err := fanOut(sc); err != nil {
+		return nil, err
+	}
 	q.sc = sc
 	if sc.unitB < 0 {
 		return nil, refusef("The query must read at least one person-level table (one with person_id); results are controlled by counting persons.")

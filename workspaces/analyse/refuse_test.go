@@ -360,6 +360,40 @@ var refusals = []struct {
 	{"expression", blowup(16, 4, "+", "units", "cte"), "computed columns too many times"},
 	{"expression", blowup(16, 4, "+", "units", "subquery"), "computed columns too many times"},
 	{"expression", blowup(200, 2, ",", "units", "cte"), "computed columns too many times"},
+	// Joins that multiply one person's rows (sixth probe): with the target's rows alone, the
+	// doubled self-join and the doubled UNION ALL ran out of time only when the target existed.
+	{"fan-out", selfJoins(2), "joins 4 tables that can each hold several rows"},
+	{"fan-out", `SELECT sex, count(*) AS n FROM patients JOIN gp_events USING (person_id) JOIN admissions USING (person_id) JOIN contacts USING (person_id) GROUP BY sex`, "joins 3 tables"},
+	{"fan-out", `SELECT sex, count(*) AS n FROM patients p JOIN gp_events g USING (person_id) CROSS JOIN lsoa_lookup a CROSS JOIN lsoa_lookup b GROUP BY sex`, "joins 3 tables"},
+	{"fan-out", `WITH e AS (SELECT person_id, code FROM gp_events JOIN admissions USING (person_id)) SELECT code, count(*) AS n FROM e JOIN contacts USING (person_id) GROUP BY code`, "joins 3 tables"},
+	{"fan-out", `SELECT code, count(*) AS n FROM (SELECT person_id, code FROM gp_events JOIN admissions USING (person_id) GROUP BY person_id, code) AS e JOIN contacts USING (person_id) GROUP BY code`, "joins 3 tables"},
+	{"fan-out", unionDoubling(6), "reads tables 64 times"},
+	{"fan-out", `SELECT sex, count(*) AS n FROM patients WHERE person_id IN (` + doublingCTEs(6) + ` SELECT person_id FROM a6) GROUP BY sex`, "reads tables 64 times"},
+}
+
+// selfJoins is a query joining the target's events to themselves on person_id, doubled depth
+// times: a person with m events makes m^(2^depth) rows.
+func selfJoins(depth int) string {
+	ctes := []string{"a0 AS (SELECT person_id, sex FROM gp_events JOIN patients USING (person_id) WHERE region = 'T(')"}
+	for i := 1; i <= depth; i++ {
+		ctes = append(ctes, fmt.Sprintf("a%d AS (SELECT x.person_id, x.sex FROM a%d AS x JOIN a%d AS y USING (person_id))", i, i-1, i-1))
+	}
+	return fmt.Sprintf("WITH %s SELECT sex, count(*) AS n FROM a%d GROUP BY sex", strings.Join(ctes, ", "), depth)
+}
+
+// unionDoubling is a query whose CTE is the one before it twice, UNION ALL, depth times: each
+// person row comes out 2^depth times.
+func unionDoubling(depth int) string {
+	return fmt.Sprintf("%s SELECT sex, count(DISTINCT person_id) AS n FROM a%d GROUP BY sex", doublingCTEs(depth), depth)
+}
+
+// doublingCTEs is unionDoubling's WITH clause, naming the last CTE a<depth>.
+func doublingCTEs(depth int) string {
+	ctes := []string{"a0 AS (SELECT person_id, sex FROM patients WHERE region = 'T(')"}
+	for i := 1; i <= depth; i++ {
+		ctes = append(ctes, fmt.Sprintf("a%d AS (SELECT person_id, sex FROM a%d UNION ALL SELECT person_id, sex FROM a%d)", i, i-1, i-1))
+	}
+	return "WITH " + strings.Join(ctes, ", ")
 }
 
 // blowup is a query whose column x refers to the one before it width times, depth levels deep,
@@ -491,6 +525,14 @@ func TestLongButFlatQueriesAreAccepted(t *testing.T) {
 		`WITH t AS (SELECT person_id, CASE WHEN code IN (` + strings.Join(codes, ", ") + `) THEN 1 ELSE 0 END AS x FROM gp_events) SELECT x, count(*) AS n FROM t GROUP BY x`,
 		blowup(16, 3, "+", "units", "cte"),
 		blowup(16, 3, "||", "code", "subquery"),
+		// Fan-out within the limits: two tables of several rows per person, a lookup with one,
+		// CTEs reduced to a row per person, and a CTE written out 32 times.
+		selfJoins(1),
+		unionDoubling(5),
+		`SELECT code, count(*) AS n FROM gp_events JOIN admissions USING (person_id) GROUP BY code`,
+		`SELECT l.msoa, count(*) AS n FROM patients p JOIN gp_events g USING (person_id) JOIN lsoa_lookup l ON l.lsoa = p.lsoa GROUP BY l.msoa`,
+		`WITH g AS (SELECT person_id, count(*) AS events FROM gp_events GROUP BY person_id), t AS (SELECT person_id FROM gp_events GROUP BY person_id) SELECT kind, count(*) AS n FROM g JOIN t USING (person_id) JOIN admissions USING (person_id) JOIN contacts USING (person_id) GROUP BY kind`,
+		`WITH g AS (SELECT person_id, sum(units) AS u FROM gp_events JOIN admissions USING (person_id) GROUP BY person_id) SELECT kind, count(*) AS n FROM g JOIN admissions USING (person_id) JOIN contacts USING (person_id) GROUP BY kind`,
 	} {
 		if _, err := an.Analyse(ctx, text, testSchema()); err != nil {
 			t.Errorf("refused %s: %v", short(text), err)
