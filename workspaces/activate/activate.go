@@ -570,5 +570,38 @@ func (s *session) copy(ctx context.Context, src *source) (*DatasetManifest, erro
 	if stored != dm.Rows.Stored || (src.keepPID && linked != stored-dm.Rows.Unlinked) {
 		return nil, sde.Errorf(sde.EINTERNAL, "Row counts of %q do not add up; nothing was published.", table)
 	}
+	if !src.person {
+		unique, err := s.unique(ctx, table, src.cols)
+		if err != nil {
+			return nil, err
+		}
+		dm.Unique = unique
+	}
 	return dm, nil
+}
+
+// unique lists the columns of a stored lookup table whose non-NULL values are all different.
+func (s *session) unique(ctx context.Context, table string, cols []Column) ([]string, error) {
+	if len(cols) == 0 {
+		return nil, nil
+	}
+	var exprs []string
+	for _, c := range cols {
+		exprs = append(exprs, "count("+duck.Ident(c.Name)+") = count(DISTINCT "+duck.Ident(c.Name)+")")
+	}
+	flags := make([]bool, len(cols))
+	dest := make([]any, len(cols))
+	for i := range flags {
+		dest[i] = &flags[i]
+	}
+	if err := s.conn.QueryRowContext(ctx, "SELECT "+strings.Join(exprs, ", ")+" FROM out."+duck.Ident(table)).Scan(dest...); err != nil {
+		return nil, fail(err, "find unique columns")
+	}
+	var out []string
+	for i, c := range cols {
+		if flags[i] {
+			out = append(out, c.Name)
+		}
+	}
+	return out, nil
 }

@@ -147,7 +147,7 @@ func testEnv(t testing.TB) *env {
 	ingest(t, e, optOutSpec, "opt_outs", "nhs_number,opt_out_date\n"+
 		nhs(2)+",2020-01-01\n"+
 		nhs(5)+",2021-01-01\n")
-	ingest(t, e, areasSpec, "areas", "lsoa,imd_decile\nE01000001,3\nE01000002,7\n")
+	ingest(t, e, areasSpec, "areas", "lsoa,imd_decile\nE01000001,3\nE01000002,7\nE01000003,3\n")
 	return e
 }
 
@@ -397,8 +397,12 @@ func TestDatasetWithoutPersons(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if d := m.Datasets[0]; d.Rows != (Rows{In: 2, Stored: 2, Unlinked: 2}) || d.Persons != 0 || d.LinkageKey != "" {
+	if d := m.Datasets[0]; d.Rows != (Rows{In: 3, Stored: 3, Unlinked: 3}) || d.Persons != 0 || d.LinkageKey != "" {
 		t.Errorf("areas = %+v", d)
+	}
+	// lsoa is a key; imd_decile repeats: only a join on lsoa cannot multiply rows.
+	if d := m.Datasets[0]; !slices.Equal(d.Unique, []string{"lsoa"}) {
+		t.Errorf("unique columns %q, want [lsoa]", d.Unique)
 	}
 }
 

@@ -61,6 +61,9 @@ type DatasetManifest struct {
 	Rows          Rows            `json:"rows"`
 	// Persons counts distinct people with rows in the table (after the opt-out).
 	Persons int64 `json:"distinct_persons"`
+	// Unique lists a lookup table's columns whose values are all different (NULLs aside): a
+	// join on one of them matches at most one row, so it cannot multiply an analyst's rows.
+	Unique []string `json:"unique_columns,omitempty"`
 }
 
 // Column is a column of a workspace table.

@@ -48,6 +48,10 @@ type Table struct {
 	// Linked says every row has a person (no NULL person_id): a distinct count of the
 	// person column then needs no place-holder for the unlinked rows.
 	Linked bool
+	// Unique lists a lookup table's columns whose values are all different (counted at
+	// activation): an equality join on one matches at most one of its rows, so the table does
+	// not multiply the rows it is joined to (see maxFan).
+	Unique []string
 }
 
 // Column is a column's name and DuckDB type.
@@ -93,7 +97,7 @@ func schemaKey(schema Schema, all bool) string {
 	for _, t := range schema.Tables {
 		b.WriteString(t.Name)
 		if all {
-			fmt.Fprintf(&b, "@%s %t %t", t.Source, t.OnePerPerson, t.Linked)
+			fmt.Fprintf(&b, "@%s %t %t %q", t.Source, t.OnePerPerson, t.Linked, t.Unique)
 		}
 		b.WriteString("(")
 		for _, c := range t.Columns {

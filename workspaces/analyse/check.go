@@ -51,6 +51,9 @@ type relation struct {
 	// m rows in each yields m^fan rows. scans counts the tables read once CTEs are written out.
 	// Both bound the work a query can make from one person's rows; see fanOut.
 	fan, scans int
+	// unique: a lookup table's columns whose values are all different (Table.Unique); nil for
+	// anything but a base lookup table.
+	unique map[string]bool
 }
 
 // unit returns the index of the column identifying each row's person, or -1.
@@ -215,6 +218,12 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 	if !t.OnePerPerson {
 		rel.fan = 1
 	}
+	if len(t.Unique) > 0 {
+		rel.unique = map[string]bool{}
+		for _, u := range t.Unique {
+			rel.unique[strings.ToLower(u)] = true
+		}
+	}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
 		col := column{name: cn, key: lname + "." + cn, typ: c.Type, kind: kindOfType(c.Type), base: true}
@@ -303,6 +312,29 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 			an.filters = append(an.filters, c)
 		}
 	}
+	// A lookup table joined on equality of one of its unique columns matches at most one of its
+	// rows: it does not multiply the other side's rows.
+	var eqs [][2]node
+	for _, u := range strings_(ref, "using_columns") {
+		c := node{"class": "COLUMN_REF", "column_names": []any{strings.ToLower(u)}}
+		eqs = append(eqs, [2]node{c, c})
+	}
+	for _, c := range conjuncts(obj(ref, "condition")) {
+		if str(c, "class") == "COMPARISON" && str(c, "type") == "COMPARE_EQUAL" {
+			eqs = append(eqs, [2]node{obj(c, "left"), obj(c, "right")}, [2]node{obj(c, "right"), obj(c, "left")})
+		}
+	}
+	for _, side := range [][2]*scope{{left, right}, {right, left}} {
+		look, other := side[0], side[1]
+		if len(look.bindings) != 1 || look.bindings[0].rel.unique == nil {
+			continue
+		}
+		for _, eq := range eqs {
+			if an.uniqueRef(eq[0], look) && an.refIn(eq[1], other) {
+				look.bindings[0].rel.fan = 0
+			}
+		}
+	}
 	if lp && rp && !ok {
 		if cross {
 			return refusef("A CROSS JOIN of two person-level tables mixes different persons' rows; join them on person_id (JOIN ... USING (person_id)).")
@@ -380,6 +412,24 @@ func setUnit(sc *scope) {
 			return
 		}
 	}
+}
+
+// uniqueRef reports whether n is a column of sc's one binding that its table holds unique.
+func (an *analysis) uniqueRef(n node, sc *scope) bool {
+	if str(n, "class") != "COLUMN_REF" {
+		return false
+	}
+	bi, ci, err := an.lookupCol(sc, lower(strings_(n, "column_names")))
+	return err == nil && sc.bindings[bi].rel.unique[sc.bindings[bi].rel.cols[ci].name]
+}
+
+// refIn reports whether n is a column of sc.
+func (an *analysis) refIn(n node, sc *scope) bool {
+	if str(n, "class") != "COLUMN_REF" {
+		return false
+	}
+	_, _, err := an.lookupCol(sc, lower(strings_(n, "column_names")))
+	return err == nil
 }
 
 func (an *analysis) isPersonRefIn(n node, sc *scope) bool {

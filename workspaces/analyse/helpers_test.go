@@ -16,7 +16,7 @@ func testSchema() Schema {
 		{Name: "patients", Columns: []Column{{"person_id", "VARCHAR"}, {"sex", "VARCHAR"}, {"birth_year", "INTEGER"}, {"lsoa", "VARCHAR"}, {"region", "VARCHAR"}}, OnePerPerson: true},
 		{Name: "gp_events", Columns: []Column{{"person_id", "VARCHAR"}, {"event_date", "DATE"}, {"code", "VARCHAR"}, {"practice", "VARCHAR"}, {"value", "DOUBLE"}, {"units", "INTEGER"}, {"cost", "DECIMAL(10,2)"}}, Source: "gp_events@v1", Linked: true},
 		{Name: "admissions", Columns: []Column{{"person_id", "VARCHAR"}, {"admit_date", "DATE"}, {"kind", "VARCHAR"}, {"los", "INTEGER"}, {"cost", "DOUBLE"}}, Linked: true},
-		{Name: "lsoa_lookup", Columns: []Column{{"lsoa", "VARCHAR"}, {"imd_decile", "INTEGER"}, {"msoa", "VARCHAR"}}},
+		{Name: "lsoa_lookup", Columns: []Column{{"lsoa", "VARCHAR"}, {"imd_decile", "INTEGER"}, {"msoa", "VARCHAR"}}, Unique: []string{"lsoa"}},
 		{Name: "contacts", Columns: []Column{{"person_id", "VARCHAR"}, {"service", "VARCHAR"}, {"hours", "INTEGER"}}},
 	}}
 }

@@ -364,7 +364,7 @@ func Schema(m *activate.Manifest) analyse.Schema {
 	for _, d := range m.Datasets {
 		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion),
 			OnePerPerson: d.Rows.Stored > 0 && d.Rows.Unlinked == 0 && d.Persons == d.Rows.Stored,
-			Linked:       d.Rows.Unlinked == 0}
+			Linked:       d.Rows.Unlinked == 0, Unique: d.Unique}
 		for _, c := range d.Columns {
 			t.Columns = append(t.Columns, analyse.Column{Name: c.Name, Type: c.Type})
 		}
