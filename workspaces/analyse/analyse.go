@@ -52,6 +52,9 @@ type Table struct {
 	// activation): an equality join on one matches at most one of its rows, so the table does
 	// not multiply the rows it is joined to (see maxFan).
 	Unique []string
+	// Rows is a lookup table's row count (0: unknown). A large lookup joined on anything but a
+	// unique column can multiply each row it is joined to by up to this many (see maxFan).
+	Rows int64
 }
 
 // Column is a column's name and DuckDB type.
@@ -97,7 +100,7 @@ func schemaKey(schema Schema, all bool) string {
 	for _, t := range schema.Tables {
 		b.WriteString(t.Name)
 		if all {
-			fmt.Fprintf(&b, "@%s %t %t %q", t.Source, t.OnePerPerson, t.Linked, t.Unique)
+			fmt.Fprintf(&b, "@%s %t %t %q %d", t.Source, t.OnePerPerson, t.Linked, t.Unique, t.Rows)
 		}
 		b.WriteString("(")
 		for _, c := range t.Columns {

@@ -215,15 +215,6 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 	}
 	an.sources[src] = true
 	rel := &relation{onePerPerson: t.OnePerPerson, linked: t.Linked || t.OnePerPerson, scans: 1}
-	if !t.OnePerPerson {
-		rel.fan = 1
-	}
-	if len(t.Unique) > 0 {
-		rel.unique = map[string]bool{}
-		for _, u := range t.Unique {
-			rel.unique[strings.ToLower(u)] = true
-		}
-	}
 	for _, c := range t.Columns {
 		cn := strings.ToLower(c.Name)
 		col := column{name: cn, key: lname + "." + cn, typ: c.Type, kind: kindOfType(c.Type), base: true}
@@ -233,6 +224,18 @@ func (an *analysis) baseTable(ref node, e *env, sc *scope) error {
 			an.readsAny = true
 		}
 		rel.cols = append(rel.cols, col)
+	}
+	if !t.OnePerPerson {
+		rel.fan = 1
+	}
+	if !rel.readsPerson && t.Rows > maxSmallLookup {
+		rel.fan = maxFan // joined on anything but a unique column, nothing else may multiply
+	}
+	if len(t.Unique) > 0 && !rel.readsPerson {
+		rel.unique = map[string]bool{}
+		for _, u := range t.Unique {
+			rel.unique[strings.ToLower(u)] = true
+		}
 	}
 	return an.bind(sc, &binding{name: alias, rel: rel})
 }
@@ -371,9 +374,14 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 // each of several layers (UNION ALL) made a query run out of time only when a person with some
 // value existed, and the time-out answered yes or no. Two tables of several rows per person
 // joined together make at most m² rows per person, bounded for any real record.
+//
+// A lookup table counts too, unless it is joined on a unique column; one of more than
+// maxSmallLookup rows counts twice, so a large lookup joined loosely multiplies nothing else
+// (a person's row by 2.6 million postcodes, twice over, would not finish).
 const (
-	maxFan   = 2
-	maxScans = 32
+	maxFan         = 2
+	maxScans       = 32
+	maxSmallLookup = 10_000
 )
 
 // fanOut adds up what a scope's joined relations multiply (relation.fan, relation.scans) and

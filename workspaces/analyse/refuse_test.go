@@ -516,6 +516,40 @@ func TestInvalidInput(t *testing.T) {
 
 // The bound on written-out size refuses growth, not length: a long code list, or a computed
 // column referred to many times a few levels deep, is still accepted.
+// TestLargeLookupsJoinedLooselyMultiplyNothingElse: a lookup of more than maxSmallLookup rows
+// joined on anything but a unique column uses the whole fan-out; on its unique column, none.
+func TestLargeLookupsJoinedLooselyMultiplyNothingElse(t *testing.T) {
+	ctx := context.Background()
+	an := analyser(t)
+	schema := testSchema()
+	for i := range schema.Tables {
+		if schema.Tables[i].Name == "lsoa_lookup" {
+			schema.Tables[i].Rows = 2_600_000
+		}
+	}
+	for _, c := range []struct {
+		sql    string
+		refuse bool
+	}{
+		{`SELECT l.msoa, count(*) AS n FROM patients p JOIN lsoa_lookup l ON l.msoa = p.region GROUP BY l.msoa`, false},
+		{`SELECT l.msoa, count(*) AS n FROM patients p JOIN gp_events g USING (person_id) JOIN lsoa_lookup l ON l.msoa = p.region GROUP BY l.msoa`, true},
+		{`SELECT l.msoa, count(*) AS n FROM patients p JOIN lsoa_lookup l ON l.msoa = p.region JOIN lsoa_lookup k ON k.msoa = l.msoa GROUP BY l.msoa`, true},
+		{`SELECT l.msoa, count(*) AS n FROM patients p JOIN gp_events g USING (person_id) JOIN admissions a USING (person_id) JOIN lsoa_lookup l ON l.lsoa = p.lsoa GROUP BY l.msoa`, false},
+	} {
+		_, err := an.Analyse(ctx, c.sql, schema)
+		if c.refuse && (err == nil || !strings.Contains(sde.ErrorMessage(err), "at most 2 may be joined")) {
+			t.Errorf("want the fan-out refusal, got %v: %s", err, c.sql)
+		}
+		if !c.refuse && err != nil {
+			t.Errorf("refused %s: %v", c.sql, err)
+		}
+	}
+	// The size is part of the schema the analyser keeps analyses by.
+	if _, err := an.Analyse(ctx, `SELECT l.msoa, count(*) AS n FROM patients p JOIN gp_events g USING (person_id) JOIN lsoa_lookup l ON l.msoa = p.region GROUP BY l.msoa`, testSchema()); err != nil {
+		t.Errorf("small lookup refused: %v", err)
+	}
+}
+
 func TestLongButFlatQueriesAreAccepted(t *testing.T) {
 	ctx := context.Background()
 	an := analyser(t)

@@ -365,6 +365,9 @@ func Schema(m *activate.Manifest) analyse.Schema {
 		t := analyse.Table{Name: d.Table, Source: fmt.Sprintf("%s@v%d", d.Dataset, d.SourceVersion),
 			OnePerPerson: d.Rows.Stored > 0 && d.Rows.Unlinked == 0 && d.Persons == d.Rows.Stored,
 			Linked:       d.Rows.Unlinked == 0, Unique: d.Unique}
+		if d.Persons == 0 && d.Rows.Unlinked == d.Rows.Stored {
+			t.Rows = d.Rows.Stored // a lookup table's size bounds what a loose join can multiply
+		}
 		for _, c := range d.Columns {
 			t.Columns = append(t.Columns, analyse.Column{Name: c.Name, Type: c.Type})
 		}

@@ -26,3 +26,19 @@ func TestSchemaOnePerPerson(t *testing.T) {
 		t.Errorf("source = %q", s)
 	}
 }
+
+// TestSchemaLookups: a lookup table's size and unique columns reach the analyser, which bounds
+// the joins that could multiply rows by them; person-level tables carry neither.
+func TestSchemaLookups(t *testing.T) {
+	m := &activate.Manifest{Datasets: []activate.DatasetManifest{
+		{Dataset: "areas", Table: "areas", SourceVersion: 1, Rows: activate.Rows{In: 3, Stored: 3, Unlinked: 3}, Unique: []string{"lsoa"}},
+		{Dataset: "gp_events", Table: "gp_events", SourceVersion: 2, Rows: activate.Rows{Stored: 900}, Persons: 100},
+	}}
+	tb := Schema(m).Tables
+	if tb[0].Rows != 3 || len(tb[0].Unique) != 1 || tb[0].Unique[0] != "lsoa" {
+		t.Errorf("areas: Rows %d, Unique %q", tb[0].Rows, tb[0].Unique)
+	}
+	if tb[1].Rows != 0 || tb[1].Unique != nil {
+		t.Errorf("gp_events: Rows %d, Unique %q", tb[1].Rows, tb[1].Unique)
+	}
+}
