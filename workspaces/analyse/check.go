@@ -387,12 +387,20 @@ const (
 // fanOut adds up what a scope's joined relations multiply (relation.fan, relation.scans) and
 // refuses more than the limits allow.
 func fanOut(sc *scope) (fan, scans int, err error) {
+	var names []string
 	for _, b := range sc.bindings {
 		fan += b.rel.fan
 		scans += b.rel.scans
+		switch b.rel.fan {
+		case 0:
+		case 1:
+			names = append(names, quoteName(b.name))
+		default:
+			names = append(names, quoteName(b.name)+" (a large lookup, not joined on a unique column: counts twice)")
+		}
 	}
 	if fan > maxFan {
-		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them); at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), or join fewer.", fan, maxFan)
+		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them): %s; at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), join a lookup on its key column, or join fewer.", fan, strings.Join(names, ", "), maxFan)
 	}
 	if scans > maxScans {
 		return 0, 0, refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", scans, maxScans)
