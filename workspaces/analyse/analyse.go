@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -64,16 +65,15 @@ type Column struct {
 }
 
 // Analyser parses SQL with DuckDB's own parser in an instance that holds no data.
-// It is safe for concurrent use.
+// It is safe for concurrent use: analyses take turns on a few connections, so one slow
+// analysis (a 100 KB query takes up to ≈ 1.5 s) does not hold up every other workspace's.
 type Analyser struct {
-	db   *sql.DB
+	db *sql.DB
+	// sem holds a token per idle parser connection; idle lists them.
+	sem  chan struct{}
 	mu   sync.Mutex
-	conn *sql.Conn
-	// tables are the empty type-check tables now in the instance, and key the schema they
-	// were made for: most calls come from the same workspace, so they are made once, not per
-	// query.
-	tables []string
-	key    string
+	idle []*parser
+	all  []*parser
 	// twoLevel turns off the one-level rewrites (rewriteOneLevel), so tests can
 	// compare them against the general form.
 	twoLevel bool
@@ -83,6 +83,44 @@ type Analyser struct {
 	// Analyse returns them, so callers may share one.
 	doneMu sync.Mutex
 	done   map[string]*Query
+}
+
+// parser is one connection to the parser instance with the empty type-check tables it holds
+// (temporary tables belong to their connection), and key the schema they were made for: most
+// calls come from the same workspace, so they are made once, not per query.
+type parser struct {
+	conn   *sql.Conn
+	tables []string
+	key    string
+}
+
+// parsers is how many analyses run at once.
+const parsers = 4
+
+// take waits for an idle parser, preferring one that holds key's type-check tables.
+func (a *Analyser) take(ctx context.Context, key string) (*parser, error) {
+	select {
+	case <-a.sem:
+	case <-ctx.Done():
+		return nil, sde.Wrap(ctx.Err(), sde.EUNAVAILABLE, "The query analysis was cancelled.")
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	i := slices.IndexFunc(a.idle, func(p *parser) bool { return p.key == key })
+	if i < 0 {
+		i = len(a.idle) - 1
+	}
+	p := a.idle[i]
+	a.idle = slices.Delete(a.idle, i, i+1)
+	return p, nil
+}
+
+// put returns a parser taken with take.
+func (a *Analyser) put(p *parser) {
+	a.mu.Lock()
+	a.idle = append(a.idle, p)
+	a.mu.Unlock()
+	a.sem <- struct{}{}
 }
 
 // maxDone bounds the analyses kept; the whole set is dropped when it fills.
@@ -120,11 +158,19 @@ func New(ctx context.Context) (*Analyser, error) {
 		return nil, fmt.Errorf("analyse: open parser instance: %w", err)
 	}
 	db := sql.OpenDB(connector)
-	conn, err := db.Conn(ctx)
-	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("analyse: connect parser instance: %w", err)
+	a := &Analyser{db: db, sem: make(chan struct{}, parsers)}
+	for range parsers {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("analyse: connect parser instance: %w", err)
+		}
+		p := &parser{conn: conn}
+		a.all = append(a.all, p)
+		a.put(p)
 	}
+	conn := a.all[0].conn
+	// The settings are the instance's (global), so one connection makes them for all.
 	for _, s := range []string{
 		"SET enable_external_access = false",
 		"SET autoinstall_known_extensions = false",
@@ -135,29 +181,35 @@ func New(ctx context.Context) (*Analyser, error) {
 		"SET lock_configuration = true",
 	} {
 		if _, err := conn.ExecContext(ctx, s); err != nil {
-			conn.Close()
-			db.Close()
+			a.Close()
 			return nil, fmt.Errorf("analyse: configure parser instance (%s): %w", s, err)
 		}
 	}
-	return &Analyser{db: db, conn: conn}, nil
+	return a, nil
 }
 
-// Close releases the parser instance.
+// Close releases the parser instance, once every analysis under way has finished.
 func (a *Analyser) Close() error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	err := a.conn.Close()
-	return errors.Join(err, a.db.Close())
+	var errs []error
+	for range a.all {
+		<-a.sem
+	}
+	for _, p := range a.all {
+		errs = append(errs, p.conn.Close())
+	}
+	return errors.Join(append(errs, a.db.Close())...)
 }
 
 // serialize parses text with DuckDB's parser. The text is only ever a bound
 // VARCHAR parameter of json_serialize_sql: never a statement of its own.
 func (a *Analyser) serialize(ctx context.Context, text string) ([]byte, error) {
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	p, err := a.take(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer a.put(p)
 	var out string
-	if err := a.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", text).Scan(&out); err != nil {
+	if err := p.conn.QueryRowContext(ctx, "SELECT CAST(json_serialize_sql(CAST($1 AS VARCHAR)) AS VARCHAR)", text).Scan(&out); err != nil {
 		return nil, err
 	}
 	return []byte(out), nil
@@ -170,10 +222,13 @@ func (a *Analyser) deserialize(ctx context.Context, stmt node) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
+	p, err := a.take(ctx, "")
+	if err != nil {
+		return "", err
+	}
+	defer a.put(p)
 	var out string
-	if err := a.conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(CAST($1 AS JSON))", string(j)).Scan(&out); err != nil {
+	if err := p.conn.QueryRowContext(ctx, "SELECT json_deserialize_sql(CAST($1 AS JSON))", string(j)).Scan(&out); err != nil {
 		return "", err
 	}
 	return out, nil
@@ -196,9 +251,12 @@ func (a *Analyser) exprSQLs(ctx context.Context, es []node) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	out, err := sqlrows.Strings(ctx, a.conn, "SELECT json_deserialize_sql(value) FROM json_each(CAST($1 AS JSON)) ORDER BY CAST(\"key\" AS INTEGER)", string(j))
+	p, err := a.take(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	defer a.put(p)
+	out, err := sqlrows.Strings(ctx, p.conn, "SELECT json_deserialize_sql(value) FROM json_each(CAST($1 AS JSON)) ORDER BY CAST(\"key\" AS INTEGER)", string(j))
 	if err != nil {
 		return nil, err
 	}
@@ -374,13 +432,16 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 // time, and the output columns get their types. Only SQL deserialised from the
 // checked AST runs here, never the analyst's text, and the tables are empty.
 func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string, q *Query) error {
-	a.mu.Lock()
-	defer a.mu.Unlock()
-	if err := a.emptyTables(ctx, schema); err != nil {
+	p, err := a.take(ctx, schemaKey(schema, false))
+	if err != nil {
+		return err
+	}
+	defer a.put(p)
+	if err := p.emptyTables(ctx, schema); err != nil {
 		return err
 	}
 	// A transaction that is rolled back: nothing the checked SQL could do persists.
-	tx, err := a.conn.BeginTx(ctx, nil)
+	tx, err := p.conn.BeginTx(ctx, nil)
 	if err != nil {
 		return sde.Wrap(err, sde.EINTERNAL, "The query could not be analysed.")
 	}
@@ -404,19 +465,19 @@ func (a *Analyser) typecheck(ctx context.Context, schema Schema, original string
 	return nil
 }
 
-// emptyTables makes the instance hold empty tables shaped like schema's, reusing them when the
-// schema is the one they were made for. The caller holds a.mu.
-func (a *Analyser) emptyTables(ctx context.Context, schema Schema) error {
+// emptyTables makes the connection hold empty tables shaped like schema's, reusing them when
+// the schema is the one they were made for.
+func (p *parser) emptyTables(ctx context.Context, schema Schema) error {
 	key := schemaKey(schema, false)
-	if key == a.key {
+	if key == p.key {
 		return nil
 	}
-	for _, t := range a.tables {
-		if _, err := a.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+quoteIdent(t)); err != nil {
+	for _, t := range p.tables {
+		if _, err := p.conn.ExecContext(ctx, "DROP TABLE IF EXISTS temp."+quoteIdent(t)); err != nil {
 			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
 		}
 	}
-	a.tables, a.key = nil, ""
+	p.tables, p.key = nil, ""
 	for _, t := range schema.Tables {
 		var cols []string
 		for _, c := range t.Columns {
@@ -425,12 +486,12 @@ func (a *Analyser) emptyTables(ctx context.Context, schema Schema) error {
 			}
 			cols = append(cols, quoteIdent(c.Name)+" "+c.Type)
 		}
-		if _, err := a.conn.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		if _, err := p.conn.ExecContext(ctx, "CREATE TEMP TABLE "+quoteIdent(t.Name)+" ("+strings.Join(cols, ", ")+")"); err != nil {
 			return sde.Wrap(err, sde.EINTERNAL, "The workspace schema could not be loaded.")
 		}
-		a.tables = append(a.tables, t.Name)
+		p.tables = append(p.tables, t.Name)
 	}
-	a.key = key
+	p.key = key
 	return nil
 }
 
