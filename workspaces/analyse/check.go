@@ -403,9 +403,14 @@ func fanOut(sc *scope) (fan, scans int, err error) {
 		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them): %s; at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), join a lookup on its key column, or join fewer.", fan, strings.Join(names, ", "), maxFan)
 	}
 	if scans > maxScans {
-		return 0, 0, refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", scans, maxScans)
+		return 0, 0, tooManyScans(scans)
 	}
 	return fan, scans, nil
+}
+
+// tooManyScans refuses a query that reads tables n times, more than maxScans.
+func tooManyScans(n int) error {
+	return refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", n, maxScans)
 }
 
 // personIn reports whether a scope has person-level rows.
@@ -1262,7 +1267,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 	}
 	rel := &relation{readsPerson: l.readsPerson || r.readsPerson, fan: max(l.fan, r.fan), scans: l.scans + r.scans}
 	if rel.scans > maxScans {
-		return nil, refusef("This query reads tables %d times once its CTEs are written out (at most %d): a CTE used more than once in each of several layers multiplies the work. Use each CTE once, or combine the steps.", rel.scans, maxScans)
+		return nil, tooManyScans(rel.scans)
 	}
 	for i := range l.cols {
 		c := l.cols[i]
