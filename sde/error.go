@@ -15,6 +15,7 @@ const (
 	EREFUSED      = "refused"      // a safety rule refused the request (SQL analyser, disclosure policy)
 	EUNAVAILABLE  = "unavailable"  // a dependency (Vault, a worker) cannot be reached; try again later
 	ETOOLARGE     = "too_large"    // the input exceeds a configured limit
+	ETOOMANY      = "too_many"     // the caller already has as much under way as one person may
 	EINTERNAL     = "internal"     // a bug or an unexpected failure; details only in logs
 )
 

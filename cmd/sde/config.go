@@ -79,6 +79,8 @@ type WorkerConfig struct {
 	Memory         string `json:"memory,omitempty"`          // DuckDB memory limit, default "2GB"
 	Threads        int    `json:"threads,omitempty"`         // default 2
 	TimeoutSeconds int    `json:"timeout_seconds,omitempty"` // per query, default 60
+	// PerUser bounds the queries one person runs at once, in all workspaces (default 4).
+	PerUser int `json:"queries_per_user,omitempty"`
 }
 
 // Timeout is the per-query time limit (0: the worker's default).

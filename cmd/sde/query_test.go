@@ -434,3 +434,58 @@ func (s slowLedger) Ledger(ctx context.Context, ws sde.WorkspaceID, key string, 
 	time.Sleep(300 * time.Millisecond)
 	return entries, err
 }
+
+// TestQueriesPerUser: one person runs at most queries_per_user queries at once, background ones
+// included; another is answered 429 too_many, and once one has finished the next runs.
+func TestQueriesPerUser(t *testing.T) {
+	m, _ := startDev(t, t.TempDir())
+	read, release := make(chan struct{}, 1), make(chan struct{})
+	m.Query.MaxRunning = 1
+	m.Query.Releases = gatedLedger{m.Query.Releases, read, release}
+	analyst := newClient(t, m, "analyst1")
+	const text = "SELECT sex, count(*) AS n FROM patients GROUP BY sex"
+	st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries?async=true", map[string]any{"sql": text}, "")
+	if st != 202 {
+		t.Fatalf("async query = %d %v", st, body)
+	}
+	id := body["query_id"].(string)
+	<-read // the background query is running
+	for _, path := range []string{"/api/v1/workspaces/demo/queries", "/api/v1/workspaces/demo/queries?async=true"} {
+		st, body = analyst.do("POST", path, map[string]any{"sql": text}, "")
+		e, _ := body["error"].(map[string]any)
+		if st != 429 || e["code"] != sde.ETOOMANY || !strings.Contains(fmt.Sprint(e["message"]), "1 queries running") {
+			t.Errorf("%s with one query running = %d %v", path, st, body)
+		}
+	}
+	close(release)
+	for i := 0; ; i++ {
+		st, body = analyst.do("GET", "/api/v1/workspaces/demo/queries/"+id, nil, "")
+		if body["state"] != "running" || i > 100 {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if body["state"] != "done" {
+		t.Fatalf("background query = %d %v", st, body)
+	}
+	if st, body := analyst.do("POST", "/api/v1/workspaces/demo/queries", map[string]any{"sql": text}, ""); st != 200 {
+		t.Errorf("after it finished = %d %v", st, body)
+	}
+}
+
+// gatedLedger is the real release service whose ledger reads wait until release is closed,
+// announcing each on read (if there is room).
+type gatedLedger struct {
+	sde.ReleaseService
+	read    chan struct{}
+	release chan struct{}
+}
+
+func (g gatedLedger) Ledger(ctx context.Context, ws sde.WorkspaceID, key string, after int64) ([]sde.LedgerEntry, error) {
+	select {
+	case g.read <- struct{}{}:
+	default:
+	}
+	<-g.release
+	return g.ReleaseService.Ledger(ctx, ws, key, after)
+}

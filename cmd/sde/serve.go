@@ -234,7 +234,7 @@ func (m *Main) queryService(ctx context.Context, cat *catalog.Catalog) (*query.S
 	return &query.Service{
 		Workspaces: m.Store.Workspaces, Agreements: m.Store.Agreements, Releases: m.Store.Releases, Queries: m.Store.Queries,
 		Dashboards: m.Store.Dashboards,
-		Analyser:   an, Workers: pool, Policy: query.DefaultPolicy(),
+		Analyser:   an, Workers: pool, Policy: query.DefaultPolicy(), MaxRunning: m.Config.Workers.PerUser,
 		Databases: &query.Databases{Catalog: cat, Rekeyer: rk, Dir: filepath.Join(m.Config.DataDir, "workspaces"),
 			MemoryLimit: m.Config.Ingest.MemoryLimit, Threads: m.Config.Ingest.Threads},
 	}, nil

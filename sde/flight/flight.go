@@ -225,6 +225,8 @@ func Status(err error) error {
 		c = codes.NotFound
 	case sde.EUNAVAILABLE:
 		c = codes.Unavailable
+	case sde.ETOOMANY:
+		c = codes.ResourceExhausted
 	case sde.ECONFLICT:
 		c = codes.Aborted
 	}

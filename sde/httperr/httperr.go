@@ -28,6 +28,8 @@ func Status(code string) int {
 		return http.StatusUnprocessableEntity
 	case sde.ETOOLARGE:
 		return http.StatusRequestEntityTooLarge
+	case sde.ETOOMANY:
+		return http.StatusTooManyRequests
 	case sde.EUNAVAILABLE:
 		return http.StatusServiceUnavailable
 	}

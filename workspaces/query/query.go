@@ -41,8 +41,52 @@ type Service struct {
 	// Policy is the service's default disclosure policy; agreements may only tighten it.
 	Policy disclosure.Policy
 
+	// MaxRunning bounds the queries one person runs at once, waiting and in the background
+	// together, in all workspaces (0: DefaultMaxRunning): one analyst's hundred background
+	// queries would otherwise each hold an analysis and a place in the workers' queues.
+	MaxRunning int
+
 	ledgerLocks [ledgerStripes]sync.Mutex
 	ledgers     ledgerCache
+	runningMu   sync.Mutex
+	running     map[sde.UserID]int
+}
+
+// DefaultMaxRunning is MaxRunning's default.
+const DefaultMaxRunning = 4
+
+// admitLimit is MaxRunning or its default.
+func (s *Service) admitLimit() int {
+	if s.MaxRunning <= 0 {
+		return DefaultMaxRunning
+	}
+	return s.MaxRunning
+}
+
+// admit counts one more running query for the caller, or refuses it when they already run as
+// many as MaxRunning; done gives the place back.
+func (s *Service) admit(ctx context.Context) (done func(), err error) {
+	p := sde.PrincipalFrom(ctx)
+	if p == nil {
+		return nil, sde.Errorf(sde.EUNAUTHORIZED, "Sign in first.")
+	}
+	limit := s.admitLimit()
+	s.runningMu.Lock()
+	defer s.runningMu.Unlock()
+	if s.running[p.User] >= limit {
+		return nil, sde.Errorf(sde.ETOOMANY, "You already have %d queries running, the most one person may run at once. Wait for one to finish (your query list shows their state), then try again.", limit)
+	}
+	if s.running == nil {
+		s.running = map[sde.UserID]int{}
+	}
+	s.running[p.User]++
+	return func() {
+		s.runningMu.Lock()
+		defer s.runningMu.Unlock()
+		if s.running[p.User]--; s.running[p.User] <= 0 {
+			delete(s.running, p.User)
+		}
+	}, nil
 }
 
 // DefaultPolicy is the service's disclosure policy: the engine's default, and rows of groups
@@ -91,6 +135,11 @@ func (s *Service) Run(ctx context.Context, ws sde.WorkspaceID, text string) (*Re
 		return nil, err
 	}
 	access := millis(time.Since(t0))
+	done, err := s.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer done()
 	res, err := s.finish(ctx, w, ag, &sde.QueryRecord{ID: sde.NewID("q-"), Workspace: ws, SQL: text})
 	if res != nil {
 		res.Timings["access"] = access
@@ -106,14 +155,22 @@ func (s *Service) Start(ctx context.Context, ws sde.WorkspaceID, text string) (*
 	if err != nil {
 		return nil, err
 	}
+	done, err := s.admit(ctx)
+	if err != nil {
+		return nil, err
+	}
 	rec := &sde.QueryRecord{Workspace: ws, SQL: text}
 	if err := s.Queries.Create(ctx, rec); err != nil {
+		done()
 		return nil, err
 	}
 	// The caller's identity stays with the work; its cancellation does not. The work has its
 	// own copy of the record: the caller is still encoding this one.
 	bg, work := context.WithoutCancel(ctx), *rec
-	go s.finish(bg, w, ag, &work)
+	go func() {
+		defer done()
+		s.finish(bg, w, ag, &work)
+	}()
 	return rec, nil
 }
 
