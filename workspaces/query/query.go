@@ -388,6 +388,12 @@ func (s *Service) Refresh(ctx context.Context, ws sde.WorkspaceID, id string) (*
 	if err != nil {
 		return nil, nil, err
 	}
+	// A refresh runs its panels one after another: one of the caller's running queries.
+	done, err := s.admit(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer done()
 	var results []sde.PanelResult
 	for i, p := range d.Panels {
 		pr := sde.PanelResult{Panel: i}
