@@ -377,11 +377,12 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 //
 // A lookup table counts too, unless it is joined on a unique column; one of more than
 // maxSmallLookup rows counts twice, so a large lookup joined loosely multiplies nothing else
-// (a person's row by 2.6 million postcodes, twice over, would not finish).
+// (a person's row by 2.6 million postcodes, twice over, would not finish). Two small lookups
+// joined loosely make at most a million rows of one person's row, 32 scans at most 10 million.
 const (
 	maxFan         = 2
 	maxScans       = 32
-	maxSmallLookup = 10_000
+	maxSmallLookup = 1_000
 )
 
 // fanOut adds up what a scope's joined relations multiply (relation.fan, relation.scans) and
