@@ -36,6 +36,7 @@ type column struct {
 	kind      string // kindText, kindOther or "" (unknown); see kindOf
 	computed  bool   // an expression, not a column reference or a constant
 	size      int    // expression nodes once earlier CTEs' and subqueries' columns are written out
+	copies    int    // stored values concatenated into it, once written out (0: one, or none)
 }
 
 type relation struct {
@@ -546,6 +547,7 @@ type einfo struct {
 	window  bool
 	size    int // nodes, with each column reference counted as its column's size (column.size)
 	own     int // nodes as written
+	copies  int // column values (and pads) concatenated into it, once written out; see maxCopies
 }
 
 func (i *einfo) add(o einfo) {
@@ -553,7 +555,17 @@ func (i *einfo) add(o einfo) {
 	i.aggs += o.aggs
 	i.size = min(i.size+o.size, maxExpanded+maxSQLNodes)
 	i.own += o.own
+	i.copies = max(i.copies, o.copies) // most functions give at most their longest argument
 }
+
+// maxCopies bounds how many column values one text value may concatenate, through CTEs: within
+// the expression bound, || could join thousands of copies of a row's values into one string per
+// row, which a person with many rows turns into a time-out or an out-of-memory error only when
+// such a person exists. Any real label joins a handful.
+const maxCopies = 64
+
+// concatFuncs put their arguments' text side by side.
+var concatFuncs = setOf("||", "concat", "concat_ws")
 
 // maxExpanded bounds how much larger an expression may become once the computed columns it
 // refers to are written out. DuckDB's planner writes them out: a CTE column that refers to the
@@ -574,6 +586,9 @@ func (an *analysis) expr(n node, c ectx) (einfo, error) {
 	info.own++
 	if info.size-info.own > maxExpanded {
 		return info, refusef("The query refers to computed columns too many times over (it would be more than %d expressions once its CTEs are written out): refer to each computed column fewer times, or compute it in one step.", maxExpanded)
+	}
+	if info.copies > maxCopies {
+		return info, refusef("This text joins %d column values into one (counted through its CTEs; at most %d): build labels from a few columns.", info.copies, maxCopies)
 	}
 	return info, nil
 }
@@ -699,6 +714,7 @@ func (an *analysis) exprNode(n node, c ectx) (einfo, error) {
 		info.nulled = col.nullable || b.nullable
 		info.tainted = col.tainted
 		info.size = max(col.size-1, 0) // expr adds this node
+		info.copies = max(col.copies, 1)
 		return info, nil
 	case "CONSTANT":
 		switch str(obj(obj(n, "value"), "type"), "id") {
@@ -936,6 +952,7 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 				return info, err
 			}
 			info.tainted = info.tainted || ci.tainted || ci.person
+			info.copies = max(info.copies, ci.copies)
 			if ci.aggs > 0 {
 				return info, refusef("Aggregates cannot be nested.")
 			}
@@ -958,12 +975,20 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 	if !scalarFuncs[name] {
 		return info, refusef("The function %s() is not allowed. Allowed are arithmetic, text, date and comparison functions; functions that read files, settings, the catalogue or logs are refused.", quoteName(name)[1:len(quoteName(name))-1])
 	}
+	copies := 0
 	for _, ch := range nodes(n, "children") {
 		ci, err := an.expr(ch, c)
 		if err != nil {
 			return info, err
 		}
 		info.add(ci)
+		copies += ci.copies
+	}
+	switch {
+	case concatFuncs[name]:
+		info.copies = copies
+	case name == "lpad" || name == "rpad":
+		info.copies = 1 // at most 100 characters, whatever it pads
 	}
 	switch ch := nodes(n, "children"); {
 	case comparingFuncs[name] || choiceFuncs[name]:
@@ -1196,7 +1221,7 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 		if err := checkAlias(name); err != nil {
 			return nil, err
 		}
-		col := column{tainted: si.tainted, kind: kindOf(s), computed: str(s, "class") != "COLUMN_REF" && str(s, "class") != "CONSTANT", size: si.size}
+		col := column{tainted: si.tainted, kind: kindOf(s), computed: str(s, "class") != "COLUMN_REF" && str(s, "class") != "CONSTANT", size: si.size, copies: si.copies}
 		if str(s, "class") == "COLUMN_REF" {
 			names := strings_(s, "column_names")
 			if name == "" {
@@ -1277,6 +1302,7 @@ func (an *analysis) setOp(n node, e *env) (*relation, error) {
 		c.tainted = l.cols[i].tainted || r.cols[i].tainted || (l.cols[i].person != r.cols[i].person)
 		c.kind = unionKind(l.cols[i].kind, r.cols[i].kind)
 		c.size = max(l.cols[i].size, r.cols[i].size)
+		c.copies = max(l.cols[i].copies, r.cols[i].copies)
 		if err := mixedKinds(node{"class": "COLUMN_REF", annKind: l.cols[i].kind}, node{"class": "COLUMN_REF", annKind: r.cols[i].kind}); err != nil {
 			return nil, err
 		}
