@@ -402,7 +402,7 @@ func fanOut(sc *scope) (fan, scans int, err error) {
 		}
 	}
 	if fan > maxFan {
-		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them; a subquery joining two counts 2, and so does a lookup of over 1,000 rows not joined on its key column): %s; at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), join a lookup on its key column, or join fewer.", fan, strings.Join(names, ", "), maxFan)
+		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them; a subquery joining two counts 2, and so does a lookup of over %d rows not joined on its key column): %s; at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), join a lookup on its key column, or join fewer.", fan, maxSmallLookup, strings.Join(names, ", "), maxFan)
 	}
 	if scans > maxScans {
 		return 0, 0, tooManyScans(scans)
