@@ -74,6 +74,9 @@ type Analyser struct {
 	mu   sync.Mutex
 	idle []*parser
 	all  []*parser
+	// closed: Close has run (a second call returns at once).
+	closeOnce sync.Once
+	closeErr  error
 	// twoLevel turns off the one-level rewrites (rewriteOneLevel), so tests can
 	// compare them against the general form.
 	twoLevel bool
@@ -190,14 +193,17 @@ func New(ctx context.Context) (*Analyser, error) {
 
 // Close releases the parser instance, once every analysis under way has finished.
 func (a *Analyser) Close() error {
-	var errs []error
-	for range a.all {
-		<-a.sem
-	}
-	for _, p := range a.all {
-		errs = append(errs, p.conn.Close())
-	}
-	return errors.Join(append(errs, a.db.Close())...)
+	a.closeOnce.Do(func() {
+		var errs []error
+		for range a.all {
+			<-a.sem
+		}
+		for _, p := range a.all {
+			errs = append(errs, p.conn.Close())
+		}
+		a.closeErr = errors.Join(append(errs, a.db.Close())...)
+	})
+	return a.closeErr
 }
 
 // serialize parses text with DuckDB's parser. The text is only ever a bound

@@ -105,3 +105,19 @@ func TestConcurrentAnalysesAgree(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestCloseTwice: a second Close returns instead of waiting for parsers the first one took.
+func TestCloseTwice(t *testing.T) {
+	an, err := New(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	an.Close()
+	done := make(chan struct{})
+	go func() { an.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("second Close blocked")
+	}
+}
