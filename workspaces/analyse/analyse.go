@@ -74,7 +74,8 @@ type Analyser struct {
 	mu   sync.Mutex
 	idle []*parser
 	all  []*parser
-	// closed: Close has run (a second call returns at once).
+	// closed is closed when Close starts: analyses then stop waiting for a parser.
+	closed    chan struct{}
 	closeOnce sync.Once
 	closeErr  error
 	// twoLevel turns off the one-level rewrites (rewriteOneLevel), so tests can
@@ -106,6 +107,8 @@ func (a *Analyser) take(ctx context.Context, key string) (*parser, error) {
 	case <-a.sem:
 	case <-ctx.Done():
 		return nil, sde.Wrap(ctx.Err(), sde.EUNAVAILABLE, "The query analysis was cancelled.")
+	case <-a.closed:
+		return nil, sde.Errorf(sde.EUNAVAILABLE, "The service is shutting down; try again shortly.")
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -161,7 +164,7 @@ func New(ctx context.Context) (*Analyser, error) {
 		return nil, fmt.Errorf("analyse: open parser instance: %w", err)
 	}
 	db := sql.OpenDB(connector)
-	a := &Analyser{db: db, sem: make(chan struct{}, parsers)}
+	a := &Analyser{db: db, sem: make(chan struct{}, parsers), closed: make(chan struct{})}
 	for range parsers {
 		conn, err := db.Conn(ctx)
 		if err != nil {
@@ -194,6 +197,7 @@ func New(ctx context.Context) (*Analyser, error) {
 // Close releases the parser instance, once every analysis under way has finished.
 func (a *Analyser) Close() error {
 	a.closeOnce.Do(func() {
+		close(a.closed)
 		var errs []error
 		for range a.all {
 			<-a.sem
@@ -293,6 +297,9 @@ func (a *Analyser) parse(ctx context.Context, text string) (node, error) {
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil, sde.Wrap(err, sde.EUNAVAILABLE, "The query analysis was cancelled.")
+		}
+		if sde.ErrorCode(err) == sde.EUNAVAILABLE {
+			return nil, err // no parser (shutting down)
 		}
 		return nil, sde.Wrap(err, sde.EINVALID, "The query could not be parsed.")
 	}

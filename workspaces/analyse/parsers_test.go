@@ -120,4 +120,7 @@ func TestCloseTwice(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("second Close blocked")
 	}
+	if _, err := an.Analyse(context.Background(), `SELECT sex, count(*) AS n FROM patients GROUP BY sex`, testSchema()); sde.ErrorCode(err) != sde.EUNAVAILABLE {
+		t.Errorf("analysis after Close: %v", err)
+	}
 }
