@@ -328,14 +328,19 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 			eqs = append(eqs, [2]node{obj(c, "left"), obj(c, "right")}, [2]node{obj(c, "right"), obj(c, "left")})
 		}
 	}
+	// Two lookups joined on their keys still make as many rows as one of them: only one side
+	// of such a join is exempt (review: both were, and the pair then multiplied for free).
+	exempt := false
 	for _, side := range [][2]*scope{{left, right}, {right, left}} {
 		look, other := side[0], side[1]
-		if len(look.bindings) != 1 || look.bindings[0].rel.unique == nil {
+		if len(look.bindings) != 1 || look.bindings[0].rel.unique == nil || exempt && !personIn(other) {
 			continue
 		}
 		for _, eq := range eqs {
 			if an.uniqueRef(eq[0], look) && an.refIn(eq[1], other) {
 				look.bindings[0].rel.fan = 0
+				exempt = true
+				break
 			}
 		}
 	}
@@ -975,20 +980,35 @@ func (an *analysis) function(n node, c ectx) (einfo, error) {
 	if !scalarFuncs[name] {
 		return info, refusef("The function %s() is not allowed. Allowed are arithmetic, text, date and comparison functions; functions that read files, settings, the catalogue or logs are refused.", quoteName(name)[1:len(quoteName(name))-1])
 	}
-	copies := 0
-	for _, ch := range nodes(n, "children") {
+	copies, sep := 0, 0
+	for k, ch := range nodes(n, "children") {
 		ci, err := an.expr(ch, c)
 		if err != nil {
 			return info, err
 		}
 		info.add(ci)
 		copies += ci.copies
+		if k == 0 {
+			sep = ci.copies
+		}
 	}
-	switch {
+	switch ch := nodes(n, "children"); {
+	case name == "concat_ws" && len(ch) > 2:
+		// The separator (first) comes between every two of the others (review: nested as the
+		// separator, it grew eightfold per level while counting once).
+		info.copies = copies + sep*(len(ch)-3)
 	case concatFuncs[name]:
 		info.copies = copies
 	case name == "lpad" || name == "rpad":
 		info.copies = 1 // at most 100 characters, whatever it pads
+	case name == "replace" || name == "regexp_replace":
+		// Each match can become the replacement (an empty pattern matches everywhere): the
+		// text can grow by the replacement's length, level after level through CTEs (review).
+		if len(ch) >= 3 {
+			if to, ok := constText(ch[2]); ok && len(to) > 1 {
+				info.copies = max(info.copies, 1) * len(to)
+			}
+		}
 	}
 	switch ch := nodes(n, "children"); {
 	case comparingFuncs[name] || choiceFuncs[name]:
