@@ -79,6 +79,9 @@ type scope struct {
 	using    map[string]int // USING column → the binding unqualified references mean
 	unitB    int            // binding and column of the rows' person; -1 if none
 	unitC    int
+	// filterScans counts the tables read by what only filters this scope's rows (the right side
+	// of SEMI and ANTI joins, IN subqueries): they multiply nothing but are read all the same.
+	filterScans int
 }
 
 type env struct {
@@ -362,7 +365,11 @@ func (an *analysis) join(ref node, e *env, sc *scope) error {
 		// The right side only filters: its columns are not visible afterwards.
 		both.bindings = left.bindings
 		both.using = left.using
+		for _, b := range right.bindings {
+			sc.filterScans += b.rel.scans
+		}
 	}
+	sc.filterScans += left.filterScans + right.filterScans
 	for _, b := range both.bindings {
 		if err := an.bind(sc, b); err != nil {
 			return err
@@ -406,6 +413,7 @@ func fanOut(sc *scope) (fan, scans int, err error) {
 			names = append(names, fmt.Sprintf("%s (counts %d)", quoteName(b.name), b.rel.fan))
 		}
 	}
+	scans += sc.filterScans
 	if fan > maxFan {
 		return 0, 0, refusef("This query joins %d tables that can each hold several rows for one person (event tables, lookup tables, or subqueries over them; a subquery joining two counts 2, and so does a lookup of over %d rows not joined on its key column): %s; at most %d may be joined together. Each such join multiplies a person's rows, so the query's running time would depend on who is in the data. Reduce one of them to one row per person first (WITH t AS (SELECT person_id, count(*) AS n FROM gp_events GROUP BY person_id) ...), join a lookup on its key column, or join fewer.", fan, maxSmallLookup, strings.Join(names, ", "), maxFan)
 	}
@@ -1035,6 +1043,9 @@ func (an *analysis) subqueryExpr(n node, c ectx) (einfo, error) {
 		return info, err
 	}
 	rel, err := an.derivedAllowOrphan(obj(obj(n, "subquery"), "node"), c.env)
+	if err == nil && c.sc != nil {
+		c.sc.filterScans += rel.scans
+	}
 	if err != nil {
 		return info, err
 	}
@@ -1178,6 +1189,9 @@ func (an *analysis) derivedAllowOrphan(n node, e *env) (*relation, error) {
 			return nil, err
 		}
 		an.filters = append(an.filters, conjuncts(w)...)
+		if _, rel.scans, err = fanOut(sc); err != nil { // with the IN subqueries' tables
+			return nil, err
+		}
 	}
 	// Aggregation: GROUP BY, or an aggregate anywhere in the SELECT list.
 	groups := nodes(n, "group_expressions")

@@ -100,6 +100,9 @@ func (an *analysis) outer(root node) (*outerQuery, error) {
 			return nil, err
 		}
 		an.filters = append(an.filters, conjuncts(w)...)
+		if _, _, err := fanOut(sc); err != nil { // with the IN subqueries' tables
+			return nil, err
+		}
 	}
 	sel := nodes(root, "select_list")
 	// GROUP BY
